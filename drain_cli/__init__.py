@@ -1,0 +1,1 @@
+"""The ``drain`` command line: a thin layer over the same functions a notebook calls."""
