@@ -68,7 +68,9 @@ def read_table(table: str, directory: str | os.PathLike | None = None) -> pd.Dat
     return frame
 
 
-def write_table(table: str, frame: pd.DataFrame, directory: str | os.PathLike | None = None) -> Path:
+def write_table(
+    table: str, frame: pd.DataFrame, directory: str | os.PathLike | None = None
+) -> Path:
     """Atomically replace one cache table: write a temp file in the same folder, then rename."""
     folder = cache_dir(directory)
     folder.mkdir(parents=True, exist_ok=True)

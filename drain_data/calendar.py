@@ -72,5 +72,5 @@ def session_after(dates) -> pd.DatetimeIndex:
 
 
 def business_day_after(dates) -> pd.DatetimeIndex:
-    """The first day strictly after each date that is both a Fed business day and an NYSE session."""
+    """The first day after each date that is both a Fed business day and an NYSE session."""
     return _step(_publication_days(), dates, strictly_after=True)

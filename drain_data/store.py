@@ -10,10 +10,10 @@ every stage downstream reads data through a ``Dataset``.
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import os
 from dataclasses import dataclass
-from functools import lru_cache
 from importlib import resources
 
 import pandas as pd
@@ -36,7 +36,7 @@ def is_crypto(ticker: str) -> bool:
     return ticker.endswith(CRYPTO_SUFFIX)
 
 
-@lru_cache(maxsize=None)
+@functools.cache
 def _snapshot(name: str) -> pd.DataFrame:
     path = resources.files("drain_data") / "snapshot" / f"{name}.parquet"
     with resources.as_file(path) as real_path:

@@ -30,7 +30,9 @@ def _macro(src: Path) -> pd.DataFrame:
     frames = []
     for path in sorted((src / "macro").glob("*.csv")):
         raw = pd.read_csv(path, parse_dates=["date"])
-        frames.append(pd.DataFrame({"series": path.stem, "date": raw["date"], "value": raw["value"]}))
+        frames.append(
+            pd.DataFrame({"series": path.stem, "date": raw["date"], "value": raw["value"]})
+        )
     return pd.concat(frames, ignore_index=True)
 
 

@@ -1,0 +1,6 @@
+"""Rotation strategies: baskets and the drain signal in, target weights out."""
+
+from strategies.build import Targets, build_targets, universe
+from strategies.config import DEFAULT_BASKETS, StrategyConfig
+
+__all__ = ["DEFAULT_BASKETS", "StrategyConfig", "Targets", "build_targets", "universe"]

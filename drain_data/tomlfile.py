@@ -1,0 +1,21 @@
+"""Read a TOML config file, turning a missing or malformed file into a one-line user error."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from drain_data.errors import DrainError
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Parse a TOML file; a missing or malformed file is a one-line DrainError."""
+    path = Path(path)
+    if not path.is_file():
+        raise DrainError(f"config file {path} does not exist; pass an existing TOML file")
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise DrainError(f"config file {path} is not valid TOML: {exc}") from None
