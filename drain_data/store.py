@@ -22,6 +22,7 @@ from drain_data import cache
 from drain_data.calendar import as_naive_dates, nyse_sessions
 from drain_data.errors import DrainError
 from drain_data.releases import (
+    MACRO_RULES,
     capex_available_at,
     crypto_available_at,
     issuance_available_at,
@@ -139,7 +140,7 @@ class Dataset:
         """Each series' latest value known at each session's close (NaN before its first one)."""
         names = [series] if isinstance(series, str) else list(series)
         index = self.sessions if index is None else as_naive_dates(index)
-        known = set(self.macro["series"])
+        known = set(MACRO_RULES) | set(self.macro["series"])
         out = {}
         for name in names:
             if name not in known:
