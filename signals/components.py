@@ -13,7 +13,15 @@ import numpy as np
 import pandas as pd
 
 from signals.config import SignalConfig
-from signals.pit import as_ns, is_month_turn, macro_obs, macro_on_sessions, on_sessions
+from signals.pit import (
+    Prepared,
+    as_ns,
+    is_month_turn,
+    macro_obs,
+    macro_on_sessions,
+    memo,
+    on_sessions,
+)
 
 WEEKLY_SERIES = frozenset({"WALCL", "WRESBAL", "WTREGEN"})
 IORB_START = pd.Timestamp("2021-07-29")  # first IORB; DFEDTARU (top of the range) before
@@ -28,7 +36,9 @@ def _max_age(series: str, config: SignalConfig) -> int:
 
 
 def _macro(dataset, series: str, config: SignalConfig) -> pd.Series:
-    return macro_on_sessions(dataset, series, max_age=_max_age(series, config))
+    max_age = _max_age(series, config)
+    return memo(dataset, ("macro", series, max_age),
+                lambda: macro_on_sessions(dataset, series, max_age=max_age)).copy()
 
 
 # --- capex pressure -------------------------------------------------------------------------
@@ -57,21 +67,25 @@ def capex_frame(dataset, config: SignalConfig) -> pd.DataFrame:
     if capex is None or len(capex) == 0:
         return empty
     rows = capex[["ticker", "fiscal_period_end", "capex_usd", "available_at"]].dropna()
-    rows = rows.assign(q=_quarter_ordinal(rows["fiscal_period_end"]),
-                       avail=as_ns(rows["available_at"]))
-    rows = rows.sort_values(["avail", "ticker", "q"], kind="stable")
+    avail = as_ns(rows["available_at"])
+    order = np.argsort(avail, kind="stable")
+    avail = avail[order]
+    tickers = rows["ticker"].to_numpy()[order].tolist()
+    quarters = _quarter_ordinal(rows["fiscal_period_end"])[order].tolist()
+    amounts = rows["capex_usd"].to_numpy(dtype=float)[order].tolist()
     known: dict[str, dict[int, float]] = {}
     events, yoy, accel = [], [], []
     stale = config.capex_max_stale_quarters
-    for avail, group in rows.groupby("avail", sort=True):
-        for ticker, q, value in zip(group["ticker"], group["q"], group["capex_usd"], strict=True):
-            known.setdefault(ticker, {})[int(q)] = float(value)
+    for i, (ticker, q, value) in enumerate(zip(tickers, quarters, amounts, strict=True)):
+        known.setdefault(ticker, {})[int(q)] = value
+        if i + 1 < len(avail) and avail[i + 1] == avail[i]:
+            continue  # aggregate once all rows published that day are in
         latest = {}
-        for ticker, quarters in known.items():
-            last = max(quarters)
-            if last - 4 in quarters:
-                latest[ticker] = last
-        events.append(avail)
+        for name, seen in known.items():
+            last = max(seen)
+            if last - 4 in seen:
+                latest[name] = last
+        events.append(avail[i])
         if not latest:
             yoy.append(np.nan)
             accel.append(np.nan)
@@ -144,11 +158,16 @@ def issuance(dataset, config: SignalConfig) -> pd.Series:
 
 def rrp_smoothed(dataset, config: SignalConfig) -> pd.Series:
     """ON RRP ($bn), rolling median over ``rrp_median_window`` observations, on sessions."""
-    rows = macro_obs(dataset, "RRPONTSYD")
-    smooth = rows["value"].rolling(config.rrp_median_window, min_periods=1).median()
-    values = on_sessions(rows["available_at"], smooth, dataset.sessions,
-                         max_age=config.max_age_daily, dates=rows["date"])
-    return _series(values, dataset, "rrp_bn")
+
+    def compute() -> pd.Series:
+        rows = macro_obs(dataset, "RRPONTSYD")
+        smooth = rows["value"].rolling(config.rrp_median_window, min_periods=1).median()
+        values = on_sessions(rows["available_at"], smooth, dataset.sessions,
+                             max_age=config.max_age_daily, dates=rows["date"])
+        return _series(values, dataset, "rrp_bn")
+
+    key = ("rrp", config.rrp_median_window, config.max_age_daily)
+    return memo(dataset, key, compute).copy()
 
 
 def rrp_scarcity(dataset, config: SignalConfig) -> pd.Series:
@@ -314,6 +333,7 @@ COMPONENT_FUNCTIONS: dict[str, Component] = {
 
 def compute_components(dataset, config: SignalConfig) -> pd.DataFrame:
     """Every selected component as one frame on ``dataset.sessions`` (capex computed once)."""
+    dataset = dataset if isinstance(dataset, Prepared) else Prepared(dataset)
     columns: dict[str, pd.Series] = {}
     capex = None
     for name in config.components:

@@ -8,6 +8,7 @@ import pandas as pd
 
 from signals.components import buffer_depleted, compute_components
 from signals.config import SignalConfig
+from signals.pit import Prepared
 from signals.transforms import (
     REGIMES,
     expanding_zscore,
@@ -77,6 +78,7 @@ def standardise(components: pd.DataFrame, config: SignalConfig) -> pd.DataFrame:
 def compute_signal(dataset, config: SignalConfig | None = None) -> SignalResult:
     """Compute every component, their z-scores, the gated and ungated composite and regimes."""
     config = SignalConfig() if config is None else config
+    dataset = Prepared(dataset)
     components = compute_components(dataset, config)
     zscores = standardise(components, config)
     depleted = buffer_depleted(dataset, config)

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import difflib
 import math
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from drain_data.errors import DrainError
+from drain_data.tomlfile import read_toml
 
 # Components in display order, grouped by the four pillars of the thesis. Each is oriented so that
 # a higher value means more drain. The functions live in ``signals.components``.
@@ -299,16 +299,7 @@ class SignalConfig:
     @classmethod
     def from_toml(cls, path: str | Path, section: str = "signal") -> SignalConfig:
         """Read ``[section]`` of a TOML file (defaults for everything it does not set)."""
-        path = Path(path)
-        try:
-            with path.open("rb") as handle:
-                data = tomllib.load(handle)
-        except FileNotFoundError:
-            raise DrainError(f"config file {str(path)!r} not found") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise DrainError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
-        except OSError as exc:
-            raise DrainError(f"cannot read config file {str(path)!r}: {exc}") from None
+        data = read_toml(path)  # a missing or malformed file is a one-line DrainError
         node: Any = data
         for part in section.split("."):
             node = node.get(part, {}) if isinstance(node, Mapping) else None

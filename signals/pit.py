@@ -18,14 +18,72 @@ NS = "datetime64[ns]"
 
 def as_ns(values) -> np.ndarray:
     """Dates as a numpy ``datetime64[ns]`` array (pandas 3 may hand out microseconds)."""
+    if isinstance(values, np.ndarray) and values.dtype.kind == "M":
+        return values.astype(NS, copy=False)
+    if isinstance(values, (pd.Series, pd.Index)) and values.dtype.kind == "M":
+        return values.to_numpy().astype(NS, copy=False)
     return np.asarray(pd.DatetimeIndex(values).astype(NS).to_numpy(), dtype=NS)
+
+
+def split_macro(macro: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Macro rows per series (date, value, available_at), each sorted by date (stable)."""
+    codes, names = pd.factorize(macro["series"])
+    dates = as_ns(macro["date"])
+    order = np.lexsort((dates, codes))  # by series, then date; ties keep their row order
+    codes = codes[order]
+    dates = dates[order]
+    values = macro["value"].to_numpy(dtype=float)[order]
+    avail = as_ns(macro["available_at"])[order]
+    bounds = np.flatnonzero(np.diff(codes)) + 1
+    out = {}
+    for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(codes)], strict=True):
+        if hi > lo:
+            out[str(names[codes[lo]])] = pd.DataFrame(
+                {"date": dates[lo:hi], "value": values[lo:hi], "available_at": avail[lo:hi]}
+            )
+    return out
+
+
+class Prepared:
+    """A ``Dataset`` seen once per ``compute_signal`` call: macro split by series, shared memo.
+
+    Components accept either a plain ``Dataset`` or this wrapper; with the wrapper, work shared
+    by several components (splitting the macro table, smoothing ON RRP) is done once.
+    """
+
+    def __init__(self, dataset) -> None:
+        self.dataset = dataset
+        self.prices = dataset.prices
+        self.macro = dataset.macro
+        self.capex = dataset.capex
+        self.issuance = dataset.issuance
+        self.sessions = dataset.sessions
+        self.macro_split = split_macro(dataset.macro)
+        self.memo: dict = {}
+
+
+_EMPTY = pd.DataFrame({"date": pd.Series(dtype=NS), "value": pd.Series(dtype=float),
+                       "available_at": pd.Series(dtype=NS)})
 
 
 def macro_obs(dataset, series: str) -> pd.DataFrame:
     """One series' rows (date, value, available_at), sorted by date; empty if none is known."""
+    split = getattr(dataset, "macro_split", None)
+    if split is not None:
+        return split.get(series, _EMPTY)
     macro = dataset.macro
     rows = macro.loc[macro["series"] == series, ["date", "value", "available_at"]]
     return rows.sort_values("date", kind="stable").reset_index(drop=True)
+
+
+def memo(dataset, key, compute):
+    """``compute()`` once per ``Prepared`` dataset and ``key``; plain datasets just compute."""
+    store = getattr(dataset, "memo", None)
+    if store is None:
+        return compute()
+    if key not in store:
+        store[key] = compute()
+    return store[key]
 
 
 def on_sessions(available_at, values, sessions, *, max_age: int | None = None,
