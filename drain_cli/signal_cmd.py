@@ -314,11 +314,13 @@ def _print_summary(result, config, comparisons, out_dir, seconds: float) -> None
     )
 
     corr = Table(title="Correlation with published stress indices (comparison only, weekly)")
-    for col in ("index", "signal", "levels", "4-week changes", "weeks", "sample"):
-        corr.add_column(col, justify="left" if col in ("index", "signal", "sample") else "right")
+    for col in ("index", "composite", "levels", "4-week changes", "weeks", "sample"):
+        left = col in ("index", "composite", "sample")
+        corr.add_column(col, justify="left" if left else "right")
     for row in comparisons.itertuples(index=False):
         sample = f"{row.first.date()} to {row.last.date()}" if row.weeks else ""
-        corr.add_row(row.index, row.signal, _fmt(row.level), _fmt(row.change_4w),
+        corr.add_row(row.index, row.signal.replace("composite_", "").replace("composite", "gated"),
+                     _fmt(row.level), _fmt(row.change_4w),
                      str(row.weeks), sample)
     console.print(corr)
 

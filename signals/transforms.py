@@ -19,6 +19,8 @@ def expanding_zscore(values: pd.DataFrame | pd.Series, min_periods: int = 2):
     is_series = isinstance(values, pd.Series)
     frame = values.to_frame() if is_series else values
     x = frame.to_numpy(dtype=float, copy=True)
+    if x.size == 0:
+        return values.astype(float)
     valid = ~np.isnan(x)
     first = np.argmax(valid, axis=0)
     x0 = np.where(valid.any(axis=0), x[first, np.arange(x.shape[1])], 0.0)

@@ -253,6 +253,11 @@ def test_result_shape_and_types(dataset, result):
     assert set(result.regime_code.unique()) <= {-1, 0, 1, 2}
 
 
+def test_no_sessions_gives_empty_result(dataset):
+    empty = compute_signal(dataset.as_of("2013-12-31"))
+    assert len(empty.composite) == 0 and empty.to_frame().shape[0] == 0
+
+
 def test_gate_changes_only_depleted_days(result):
     same = ~result.buffer_depleted & result.composite.notna()
     pd.testing.assert_series_equal(result.composite[same], result.composite_ungated[same],
