@@ -3,6 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import sys
+
+UPDATE_EPILOG = """\
+With neither --tickers nor --series every ticker and series of the embedded snapshot is
+refreshed; naming one of them refreshes only what is named. Without --since each series is
+fetched from the snapshot's first date, so a whole price history sits on one dividend
+adjustment; with --since older rows keep their old adjustment (a warning says so).
+
+exit status:
+  0  the cache was updated (one line per table: rows fetched, new, revised, cache file)
+  1  the network is unavailable, or Yahoo/FRED kept refusing after retries: not a mistake in
+     the command, but nothing was updated; the engine keeps working from the cache and the
+     embedded snapshot
+  2  a mistake to fix: unknown series, bad --since, a symbol Yahoo has no data for, an
+     unreadable cache file, or another update holding the cache lock
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -11,13 +27,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions.required = True
     show = actions.add_parser("show", help="coverage of every ticker and series, and its source")
     show.add_argument("--no-cache", action="store_true", help="show the embedded snapshot only")
-    show.add_argument("--cache-dir", help="cache folder (default: $DRAIN_CACHE_DIR or user cache)")
+    show_cache_help = "cache folder (default: $DRAIN_CACHE_DIR or user cache)"
+    show.add_argument("--cache-dir", help=show_cache_help)
+    update = actions.add_parser(
+        "update",
+        help="download fresh Yahoo prices and FRED series into the cache",
+        description="Download fresh Yahoo prices and FRED series into the local cache, which\n"
+        "overrides the embedded snapshot for the same ticker/series and date.",
+        epilog=UPDATE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    update.add_argument("--tickers", nargs="+", metavar="T",
+                        help="tickers to refresh (engine names, e.g. SPY BTC-USD VIX)")
+    update.add_argument("--series", nargs="+", metavar="S",
+                        help="FRED series to refresh (those with a publication rule)")
+    update.add_argument("--since", metavar="DATE", help="first date to fetch, YYYY-MM-DD")
+    update.add_argument("--cache-dir", help=show_cache_help)
+    update.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
     """Dispatch to the chosen action."""
     if args.action == "show":
         return _show(args)
+    if args.action == "update":
+        return _update(args)
     raise AssertionError(f"unhandled action {args.action}")
 
 
@@ -34,4 +68,28 @@ def _show(args: argparse.Namespace) -> int:
     for row in table_data.itertuples(index=False):
         table.add_row(row.kind, row.name, str(row.first), str(row.last), str(row.rows), row.source)
     Console(width=100).print(table)
+    return 0
+
+
+def _update(args: argparse.Namespace) -> int:
+    from drain_data import live
+
+    tickers, series = args.tickers, args.series
+    if tickers is not None or series is not None:  # refresh only what is named
+        tickers, series = tickers or [], series or []
+    try:
+        summary = live.update(
+            tickers=tickers,
+            series=series,
+            since=args.since,
+            cache_dir=args.cache_dir,
+            progress=not args.no_progress,
+        )
+    except (live.NetworkUnavailable, live.SourceUnavailable) as exc:
+        sys.stderr.write(f"drain: error: {exc}\n")
+        return 1
+    for line in summary.lines():
+        print(line)
+    for note in summary.warnings:
+        sys.stderr.write(f"drain: warning: {note}\n")
     return 0

@@ -288,10 +288,14 @@ def fetch_fred(
     start = parse_since(since) if since is not None else None
     http = session if session is not None else requests.Session()
     parts = []
-    for name in names:
-        body = _with_retries(lambda name=name: _fred_get(http, name, start), wait)
-        rows = parse_fred_csv(name, body, start)
-        parts.append(rows.assign(fetched_at=_utcnow().as_unit("ns")))
+    try:
+        for name in names:
+            body = _with_retries(lambda name=name: _fred_get(http, name, start), wait)
+            rows = parse_fred_csv(name, body, start)
+            parts.append(rows.assign(fetched_at=_utcnow().as_unit("ns")))
+    finally:
+        if session is None:
+            http.close()
     frame = pd.concat(parts, ignore_index=True)
     frame["fetched_at"] = frame["fetched_at"].astype("datetime64[ns]")
     return frame[cache.TABLES["macro"]]
@@ -360,11 +364,23 @@ def _yf_download(symbols: list[str], since: pd.Timestamp | None, session: Any) -
     finally:
         logger.removeHandler(collector)
     log = "\n".join(collector.messages)
-    if _RATE_LIMIT_RE.search(log):
-        raise _Transient("rate", source, "rate limited")
-    if _OFFLINE_RE.search(log):
-        raise _Transient("offline", source, "connection failed", YAHOO_HOST)
+    if not _has_every_close(frame, symbols):  # yfinance logs failures instead of raising
+        if _RATE_LIMIT_RE.search(log):
+            raise _Transient("rate", source, "rate limited")
+        if _OFFLINE_RE.search(log):
+            raise _Transient("offline", source, "connection failed", YAHOO_HOST)
     return frame
+
+
+def _has_every_close(frame: Any, symbols: list[str]) -> bool:
+    """Whether the download holds at least one close for each symbol (any shape problem: no)."""
+    try:
+        if not isinstance(frame.columns, pd.MultiIndex) and len(symbols) == 1:
+            return bool(frame["Close"].notna().any())
+        closes = frame.xs("Close", axis=1, level=0)
+        return all(closes[symbol].notna().any() for symbol in symbols)
+    except Exception:
+        return False
 
 
 def _unexpected(symbols: list[str], what: str) -> DrainError:
@@ -658,12 +674,15 @@ def _download_all(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    http = fred_session if fred_session is not None else requests.Session()
     prices, macro = [], []
     columns = (TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True,
-                  disable=not progress) as bar:
+    console = Console(stderr=True)
+    # Off when stderr is not a terminal: rich would leave a stray blank line in logs and pipes.
+    with requests.Session() as own_http, Progress(
+        *columns, console=console, transient=True, disable=not (progress and console.is_terminal)
+    ) as bar:
+        http = fred_session if fred_session is not None else own_http
         task = bar.add_task("downloading", total=len(names) + len(series_names))
         for name in names:
             bar.update(task, description=f"Yahoo {name}")
