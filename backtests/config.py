@@ -110,6 +110,10 @@ class BacktestConfig:
         }
         return cls(**values, costs=CostConfig(**merged))
 
+    def to_dict(self) -> dict[str, Any]:
+        """A TOML-friendly dict that ``from_dict`` reads back to an equal config."""
+        return dataclasses.asdict(self)
+
     @classmethod
     def from_toml(cls, path: str | Path, section: str = "backtest") -> BacktestConfig:
         """Load the ``[backtest]`` section of a TOML file (defaults when absent)."""

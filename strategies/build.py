@@ -9,7 +9,7 @@ import pandas as pd
 from strategies.baskets import check_members
 from strategies.config import StrategyConfig
 from strategies.schedule import rebalance_days, scheduled_orders
-from strategies.sizing import target_volatility
+from strategies.sizing import cap_long_side, target_volatility
 from strategies.variants import VARIANT_FUNCTIONS
 
 
@@ -46,5 +46,6 @@ def build_targets(
                                     config.vol_target_lookback, config.max_leverage)
     # A ticker without a real price today cannot be targeted (never filled forward).
     weights = weights.where(prices.notna(), 0.0)
+    weights = cap_long_side(weights, config.cash_buffer)
     mask = rebalance_days(weights, regime, config.rebalance)
     return Targets(weights=weights, rebalance=mask, orders=scheduled_orders(weights, mask))

@@ -46,6 +46,9 @@ class StrategyConfig:
     vol_target: float | None = None  # annualised book volatility target, e.g. 0.10
     vol_target_lookback: int = 63
     max_leverage: float = 1.5
+    # No margin loans: longs may use equity and short proceeds, less this share of equity kept
+    # in cash so that fees and slippage are always paid from cash.
+    cash_buffer: float = 0.01
     beta_lookback: int = 126
     hedge_asset: str = "SPY"
     # long_only_tilt: share of equity per regime in (cash-flow basket, speculative basket, SPY);
@@ -72,6 +75,8 @@ class StrategyConfig:
             value = getattr(self, key)
             if not isinstance(value, int | float) or value <= 0:
                 raise DrainError(f"strategy.{key} must be a positive number, got {value!r}")
+        if not 0 <= self.cash_buffer < 1:
+            raise DrainError(f"strategy.cash_buffer must be in [0, 1), got {self.cash_buffer!r}")
         if self.vol_target is not None and self.vol_target <= 0:
             raise DrainError(f"strategy.vol_target must be positive or absent, got "
                              f"{self.vol_target!r}")
@@ -111,6 +116,13 @@ class StrategyConfig:
     def from_toml(cls, path: str | Path, section: str = "strategy") -> StrategyConfig:
         """Load the ``[strategy]`` section of a TOML file (defaults when absent)."""
         return cls.from_dict(read_toml(path).get(section, {}))
+
+    def to_dict(self) -> dict[str, Any]:
+        """A TOML-friendly dict that ``from_dict`` reads back to an equal config."""
+        values = dataclasses.asdict(self)
+        values["baskets"] = {k: list(v) for k, v in self.baskets.items()}
+        values["tilt"] = {k: list(v) for k, v in self.tilt.items()}
+        return values
 
     def replace(self, **changes: Any) -> StrategyConfig:
         """A copy with some fields changed (validated again)."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from drain_data.calendar import session_after
+
 
 def rebalance_days(weights: pd.DataFrame, regime: pd.Series, rule: str) -> pd.Series:
     """Boolean mask of rebalance sessions for ``rule`` (daily, weekly, monthly, regime).
@@ -15,9 +17,7 @@ def rebalance_days(weights: pd.DataFrame, regime: pd.Series, rule: str) -> pd.Se
     if rule == "daily":
         mask = pd.Series(True, index=index)
     elif rule in ("weekly", "monthly"):
-        period = index.to_period("W-FRI" if rule == "weekly" else "M")
-        last = pd.Series(period, index=index).ne(pd.Series(period, index=index).shift(-1))
-        mask = last
+        mask = last_session_of_period(index, "W-FRI" if rule == "weekly" else "M")
     elif rule == "regime":
         mask = regime.ne(regime.shift(1))
     else:
@@ -25,6 +25,17 @@ def rebalance_days(weights: pd.DataFrame, regime: pd.Series, rule: str) -> pd.Se
     held = weights.fillna(0.0).ne(0.0)
     membership_change = held.ne(held.shift(1, fill_value=False)).any(axis=1)
     return (mask | membership_change).astype(bool)
+
+
+def last_session_of_period(index: pd.DatetimeIndex, freq: str) -> pd.Series:
+    """True on the last NYSE session of each week ("W-FRI") or month ("M").
+
+    Decided from the exchange calendar (published in advance), never from whether the data has
+    a next row, so the answer for day t does not depend on data after t.
+    """
+    following = session_after(index)
+    last = index.to_period(freq) != following.to_period(freq)
+    return pd.Series(last, index=index)
 
 
 def scheduled_orders(weights: pd.DataFrame, mask: pd.Series) -> pd.DataFrame:

@@ -34,3 +34,17 @@ def target_volatility(
     vol = book_volatility(weights, prices, lookback)
     scale = (target / vol).where(vol > 0).clip(upper=max_leverage).fillna(1.0)
     return weights.mul(scale, axis=0)
+
+
+def cap_long_side(weights: pd.DataFrame, cash_buffer: float) -> pd.DataFrame:
+    """Scale the long side down where it would need a margin loan.
+
+    Longs may be funded by equity plus short proceeds, less ``cash_buffer`` of equity that stays
+    in cash to pay fees: sum(longs) <= 1 - cash_buffer + sum(|shorts|).
+    """
+    longs = weights.clip(lower=0.0)
+    shorts = weights.clip(upper=0.0)
+    room = 1.0 - cash_buffer - shorts.sum(axis=1)
+    total = longs.sum(axis=1)
+    scale = (room / total).where(total > room, 1.0)
+    return longs.mul(scale, axis=0) + shorts

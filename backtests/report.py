@@ -1,0 +1,207 @@
+"""Write a backtest run to ``reports/<run-name>/`` and (re)build its reports from those files.
+
+A run folder holds the raw outputs (``returns.csv``, ``equity.csv``, ``weights.csv``,
+``signal.csv``, ``contributions.csv``), ``config.toml`` (rerun with ``drain backtest --config``),
+``manifest.json`` (config, data fingerprint, package versions, git commit), and the reports built
+from them alone: ``stats.json``, ``tearsheet.html`` (quantstats) and ``report.html`` (plotly).
+``drain report <run-dir>`` rebuilds the reports from the raw outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from backtests.metrics import summary
+from backtests.pipeline import PipelineResult
+from backtests.tearsheet import write_tearsheet
+from drain_data.errors import DrainError
+from drain_data.tomlfile import write_toml
+
+PACKAGES = ("liquidity-drain", "vectorbt", "quantstats", "pandas", "numpy", "numba", "yfinance",
+            "exchange-calendars", "arch")
+RAW_FILES = ("returns.csv", "equity.csv", "weights.csv", "signal.csv", "contributions.csv",
+             "manifest.json")
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             check=True, cwd=Path(__file__).resolve().parent, timeout=5)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, cwd=Path(__file__).resolve().parent,
+                               timeout=5).stdout.strip()
+        return out.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def basket_contributions(run: PipelineResult) -> pd.DataFrame:
+    """Daily return contribution of each basket: weights held at the previous close x returns.
+
+    Gross of costs and cash interest; the difference to the strategy's return is shown as
+    ``costs_and_cash``.
+    """
+    held = run.result.weights.shift(1).fillna(0.0)
+    contrib = held * run.asset_returns[held.columns].fillna(0.0)
+    strategy = run.config.strategy
+    groups = {
+        strategy.long_basket: strategy.baskets[strategy.long_basket],
+        strategy.short_basket: strategy.baskets[strategy.short_basket],
+    }
+    out = {}
+    assigned: set[str] = set()
+    for name, members in groups.items():
+        cols = [c for c in members if c in contrib.columns and c not in assigned]
+        assigned.update(cols)
+        out[name] = contrib[cols].sum(axis=1)
+    rest = [c for c in contrib.columns if c not in assigned]
+    out["hedge_and_other"] = contrib[rest].sum(axis=1)
+    frame = pd.DataFrame(out)
+    frame["costs_and_cash"] = run.result.returns - frame.sum(axis=1)
+    return frame
+
+
+def save_run(run: PipelineResult, run_dir: Path, *, name: str, argv: list[str]) -> Path:
+    """Write a run's raw outputs and manifest into ``run_dir``, then build its reports."""
+    res = run.result
+    returns = pd.DataFrame({"strategy": res.returns}).join(run.benchmarks)
+    returns["turnover"] = res.turnover
+    returns["costs"] = res.fees / res.equity.shift(1).fillna(run.config.backtest.init_cash)
+    returns.to_csv(run_dir / "returns.csv", index_label="date")
+    equity = (1.0 + returns[["strategy", *run.benchmarks.columns]]).cumprod()
+    equity.to_csv(run_dir / "equity.csv", index_label="date")
+    res.weights.to_csv(run_dir / "weights.csv", index_label="date")
+    signal = pd.DataFrame({
+        "composite": run.signal.composite,
+        "composite_ungated": run.signal.composite_ungated,
+        "regime": run.signal.regime,
+    }).reindex(res.returns.index)
+    signal.to_csv(run_dir / "signal.csv", index_label="date")
+    basket_contributions(run).to_csv(run_dir / "contributions.csv", index_label="date")
+    write_toml(run.config.to_dict(), run_dir / "config.toml")
+    manifest = {
+        "name": name,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": ["drain", *argv],
+        "start": str(res.returns.index[0].date()),
+        "end": str(res.returns.index[-1].date()),
+        "data_fingerprint": run.data_fingerprint,
+        "git_commit": _git_commit(),
+        "versions": _versions(),
+        "config": run.config.to_dict(),
+    }
+    (run_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+    build_reports(run_dir)
+    return run_dir
+
+
+def _read(run_dir: Path, file: str) -> pd.DataFrame:
+    return pd.read_csv(run_dir / file, index_col="date", parse_dates=["date"])
+
+
+def run_stats(run_dir: Path) -> dict[str, dict[str, float]]:
+    """Summary statistics of the strategy and each benchmark, from the run's files."""
+    returns = _read(run_dir, "returns.csv")
+    weights = _read(run_dir, "weights.csv")
+    stats = {"strategy": summary(returns["strategy"], returns["turnover"], weights)}
+    for bench in [c for c in returns.columns if c not in ("strategy", "turnover", "costs")]:
+        stats[bench] = summary(returns[bench])
+    return stats
+
+
+def build_reports(run_dir: Path) -> Path:
+    """(Re)build stats.json, tearsheet.html and report.html from a run folder's raw files."""
+    missing = [f for f in RAW_FILES if not (run_dir / f).is_file()]
+    if missing:
+        raise DrainError(f"{run_dir} is not a complete backtest run (missing {', '.join(missing)});"
+                         f" rerun 'drain backtest'")
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    staging = Path(tempfile.mkdtemp(prefix=".rebuild.", dir=run_dir))
+    try:
+        _build_into(run_dir, staging, manifest)
+        for built in staging.iterdir():
+            os.replace(built, run_dir / built.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return run_dir
+
+
+def _build_into(run_dir: Path, out: Path, manifest: dict) -> None:
+    stats = run_stats(run_dir)
+    clean = {k: {m: (None if not np.isfinite(v) else v) for m, v in s.items()}
+             for k, s in stats.items()}
+    (out / "stats.json").write_text(json.dumps(clean, indent=2))
+    returns = _read(run_dir, "returns.csv")
+    write_tearsheet(returns["strategy"], returns["SPY"], out / "tearsheet.html",
+                    title=f"liquidity-drain: {manifest['name']} vs SPY")
+    from backtests.plots import run_figure
+
+    figure = run_figure(
+        equity=_read(run_dir, "equity.csv"),
+        weights=_read(run_dir, "weights.csv"),
+        signal=_read(run_dir, "signal.csv"),
+        contributions=_read(run_dir, "contributions.csv"),
+        title=f"{manifest['name']}: {manifest['start']} to {manifest['end']}",
+    )
+    figure.write_html(out / "report.html", include_plotlyjs=True, full_html=True)
+
+
+def update_index(root: Path) -> Path:
+    """Rewrite ``root/index.html``: one row per run folder with its headline statistics."""
+    rows = []
+    for stats_file in sorted(root.glob("*/stats.json")):
+        run_dir = stats_file.parent
+        if run_dir.name.startswith("."):
+            continue
+        stats = json.loads(stats_file.read_text())
+        manifest_file = run_dir / "manifest.json"
+        manifest = json.loads(manifest_file.read_text()) if manifest_file.exists() else {}
+        s = stats.get("strategy", {})
+        rows.append((run_dir.name, manifest.get("created_at", ""), manifest.get("start", ""),
+                     manifest.get("end", ""), s.get("cagr"), s.get("sharpe"),
+                     s.get("max_drawdown")))
+    def fmt(value, pct=True):
+        if value is None:
+            return ""
+        return f"{value:.1%}" if pct else f"{value:.2f}"
+    body = "\n".join(
+        f"<tr><td><a href='{n}/report.html'>{n}</a></td><td>{c}</td><td>{a}</td><td>{b}</td>"
+        f"<td>{fmt(cagr)}</td><td>{fmt(sh, False)}</td><td>{fmt(dd)}</td>"
+        f"<td><a href='{n}/tearsheet.html'>tearsheet</a></td></tr>"
+        for n, c, a, b, cagr, sh, dd in rows
+    )
+    html = (
+        "<!doctype html><meta charset='utf-8'><title>liquidity-drain runs</title>"
+        "<style>body{font-family:sans-serif;margin:2em}td,th{padding:4px 10px;"
+        "border-bottom:1px solid #ddd;text-align:left}</style>"
+        "<h1>liquidity-drain runs</h1><table><tr><th>run</th><th>created (UTC)</th><th>start</th>"
+        f"<th>end</th><th>CAGR</th><th>Sharpe</th><th>max DD</th><th></th></tr>{body}</table>"
+    )
+    path = root / "index.html"
+    tmp = path.with_suffix(".html.tmp")
+    tmp.write_text(html)
+    tmp.replace(path)
+    return path
+
+

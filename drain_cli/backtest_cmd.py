@@ -1,0 +1,76 @@
+"""``drain backtest``: run the configured rotation strategy and write its report folder."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``drain backtest``."""
+    parser.add_argument("--config", help="TOML file with [signal], [strategy], [backtest] "
+                        "(default: the shipped drain_cli/configs/default.toml)")
+    parser.add_argument("--strategy", help="variant: regime_long_short, signal_long_short, "
+                        "long_only_tilt or beta_hedged (overrides the config)")
+    parser.add_argument("--start", help="first session traded (YYYY-MM-DD)")
+    parser.add_argument("--end", help="last session used, for data and trades (YYYY-MM-DD)")
+    parser.add_argument("--name", help="run folder name under reports/ (default: variant-time)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the pipeline, save the run atomically, refresh reports/index.html, print a table."""
+    from backtests.pipeline import RunConfig, run_pipeline
+    from backtests.report import run_stats, save_run, update_index
+    from drain_data.errors import DrainError
+    from drain_data.paths import atomic_run_dir, reports_root
+
+    config = RunConfig.load(args.config)
+    if args.strategy:
+        config = RunConfig(signal=config.signal, backtest=config.backtest,
+                           strategy=config.strategy.replace(variant=args.strategy))
+    for label, value in (("--start", args.start), ("--end", args.end)):
+        _check_date(label, value, DrainError)
+    name = args.name or f"{config.strategy.variant}-{datetime.now():%Y%m%d-%H%M%S}"
+    if "/" in name or name.startswith("."):
+        raise DrainError(f"--name {name!r} must be a plain folder name (no '/', no leading '.')")
+    result = run_pipeline(config, start=args.start, end=args.end)
+    with atomic_run_dir(name) as tmp:
+        save_run(result, tmp, name=name, argv=sys.argv[1:])
+        stats = run_stats(tmp)
+    update_index(reports_root())
+    _print_summary(stats, reports_root() / name)
+    return 0
+
+
+def _check_date(label: str, value: str | None, error: type[Exception]) -> None:
+    if value is None:
+        return
+    try:
+        datetime.strptime(value, "%Y-%m-%d")
+    except ValueError:
+        raise error(f"{label} {value!r} is not a date; use YYYY-MM-DD") from None
+
+
+def _print_summary(stats: dict[str, dict[str, float]], run_dir) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    rows = [("CAGR", "cagr", "pct"), ("Volatility", "volatility", "pct"),
+            ("Sharpe", "sharpe", "num"), ("Sortino", "sortino", "num"),
+            ("Max drawdown", "max_drawdown", "pct"), ("Turnover / year", "turnover", "num"),
+            ("Gross exposure", "gross_exposure", "num"), ("Net exposure", "net_exposure", "num")]
+    table = Table(title=f"Backtest summary ({run_dir})")
+    table.add_column("metric")
+    for col in stats:
+        table.add_column(col, justify="right")
+    for label, key, kind in rows:
+        cells = []
+        for col in stats:
+            value = stats[col].get(key)
+            if value is None or value != value:
+                cells.append("")
+            else:
+                cells.append(f"{value:.1%}" if kind == "pct" else f"{value:.2f}")
+        table.add_row(label, *cells)
+    Console(width=110).print(table)

@@ -1,0 +1,25 @@
+"""``drain report RUN_DIR``: rebuild a run's reports from its saved outputs."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``drain report``."""
+    parser.add_argument("run_dir", help="a folder written by 'drain backtest'")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Rebuild stats.json, tearsheet.html and report.html in place, then the runs index."""
+    from backtests.report import build_reports, update_index
+    from drain_data.errors import DrainError
+
+    run_dir = Path(args.run_dir)
+    if not run_dir.is_dir():
+        raise DrainError(f"{run_dir} is not a folder; pass a run folder under reports/")
+    build_reports(run_dir)
+    update_index(run_dir.parent)
+    print(f"rebuilt reports in {run_dir}")
+    return 0
