@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/drain data show
+	$(BIN)/drain backtest --name demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

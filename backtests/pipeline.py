@@ -92,8 +92,10 @@ def run_pipeline(
     signal = compute_signal(dataset, config.signal)
     window = dataset.prices.loc[pd.Timestamp(start):] if start else dataset.prices
     if len(window) < config.backtest.lag + 2:
-        raise DrainError(f"the date range {start or 'start'} to {end or 'end'} holds "
-                         f"{len(window)} sessions; widen --start/--end")
+        first, last = dataset.sessions[0].date(), dataset.sessions[-1].date()
+        raise DrainError(f"the date range {start or first} to {end or last} holds "
+                         f"{len(window)} sessions of prices (data: {first} to {last}); "
+                         f"widen --start/--end")
     targets = build_targets(window, signal.composite, signal.regime, config.strategy)
     cash_yield = window[config.backtest.cash_rate_ticker]
     result = run_backtest(targets.orders, window, cash_yield, config.backtest)

@@ -1,0 +1,114 @@
+"""`drain backtest` and `drain report` end to end, statistics cross-checks, and bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtests.metrics import summary
+from drain_cli.main import main
+
+START = "2025-06-02"
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("reports")
+    old = os.environ.get("DRAIN_REPORTS_DIR")
+    os.environ["DRAIN_REPORTS_DIR"] = str(root)
+    try:
+        assert main(["backtest", "--start", START, "--name", "e2e"]) == 0
+    finally:
+        if old is None:
+            os.environ.pop("DRAIN_REPORTS_DIR")
+        else:
+            os.environ["DRAIN_REPORTS_DIR"] = old
+    return root / "e2e"
+
+
+def test_run_folder_holds_every_output(run_dir):
+    for name in ("returns.csv", "equity.csv", "weights.csv", "signal.csv", "contributions.csv",
+                 "manifest.json", "config.toml", "stats.json", "tearsheet.html", "report.html"):
+        assert (run_dir / name).stat().st_size > 0, name
+    assert (run_dir.parent / "index.html").read_text().count("e2e/report.html") == 1
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["start"] >= START and len(manifest["data_fingerprint"]) == 16
+    assert manifest["versions"]["vectorbt"].startswith("1.2")
+    assert not list(run_dir.parent.glob(".*"))  # no temp folder left behind
+
+
+def test_stats_agree_with_quantstats_and_vectorbt(run_dir):
+    import quantstats as qs
+    import vectorbt as vbt
+
+    returns = pd.read_csv(run_dir / "returns.csv", index_col="date", parse_dates=["date"])
+    r = returns["strategy"]
+    ours = summary(r)
+    assert ours["sharpe"] == pytest.approx(qs.stats.sharpe(r, periods=252), rel=1e-9)
+    assert ours["sortino"] == pytest.approx(qs.stats.sortino(r, periods=252), rel=1e-9)
+    assert ours["cagr"] == pytest.approx(qs.stats.cagr(r, periods=252), rel=1e-9)
+    assert ours["max_drawdown"] == pytest.approx(qs.stats.max_drawdown(r), rel=1e-9)
+    acc = r.vbt.returns(freq="1D", year_freq="252 days")
+    assert ours["sharpe"] == pytest.approx(acc.sharpe_ratio(), rel=1e-9)
+    assert ours["cagr"] == pytest.approx(acc.annualized(), rel=1e-9)
+    # The engine sets vectorbt's default to 252 days, so the two agree without being told.
+    assert vbt.settings.returns["year_freq"] == "252 days"
+    stats = json.loads((run_dir / "stats.json").read_text())
+    assert stats["strategy"]["sharpe"] == pytest.approx(ours["sharpe"], rel=1e-12)
+
+
+def test_report_rebuilds_the_same_stats(run_dir):
+    before = (run_dir / "stats.json").read_text()
+    (run_dir / "stats.json").unlink()
+    (run_dir / "tearsheet.html").unlink()
+    assert main(["report", str(run_dir)]) == 0
+    assert (run_dir / "stats.json").read_text() == before
+    assert (run_dir / "tearsheet.html").exists()
+
+
+def test_rerun_from_saved_config_reproduces_the_numbers(run_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("DRAIN_REPORTS_DIR", str(tmp_path))
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    code = main(["backtest", "--config", str(run_dir / "config.toml"), "--start",
+                 manifest["start"], "--name", "again"])
+    assert code == 0
+    first = pd.read_csv(run_dir / "returns.csv", index_col="date")
+    second = pd.read_csv(tmp_path / "again" / "returns.csv", index_col="date")
+    np.testing.assert_allclose(second.to_numpy(), first.to_numpy(), rtol=0, atol=1e-12)
+
+
+def _bad(capsys, tmp_path, argv):
+    code = main(argv)
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1 and err.startswith("drain: error:"), err
+    reports = tmp_path / "reports"
+    assert not reports.exists() or not any(reports.iterdir())
+    return err
+
+
+def test_bad_input_is_one_line_exit_2_nothing_written(capsys, tmp_path):
+    bad_basket = tmp_path / "basket.toml"
+    bad_basket.write_text('[strategy.baskets]\ncash_flow = ["MU", "NVDAA"]\n')
+    assert "did you mean 'NVDA'" in _bad(capsys, tmp_path, ["backtest", "--config",
+                                                            str(bad_basket)])
+    assert "variant" in _bad(capsys, tmp_path, ["backtest", "--strategy", "momentum"])
+    bad_key = tmp_path / "key.toml"
+    bad_key.write_text("[strategy]\nleg_sise = 0.5\n")
+    assert "strategy.leg_sise" in _bad(capsys, tmp_path, ["backtest", "--config", str(bad_key)])
+    lag0 = tmp_path / "lag.toml"
+    lag0.write_text("[backtest]\nlag = 0\n")
+    assert "lag" in _bad(capsys, tmp_path, ["backtest", "--config", str(lag0)])
+    assert "holds 0 sessions" in _bad(capsys, tmp_path, ["backtest", "--start", "2031-01-01"])
+    assert "no price data between" in _bad(capsys, tmp_path, ["backtest", "--end", "2001-01-01"])
+    assert "not a date" in _bad(capsys, tmp_path, ["backtest", "--start", "last year"])
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[strategy\n")
+    assert "not valid TOML" in _bad(capsys, tmp_path, ["backtest", "--config", str(broken)])
+    assert "does not exist" in _bad(capsys, tmp_path, ["backtest", "--config",
+                                                       str(tmp_path / "nope.toml")])
+    assert "not a complete backtest run" in _bad(capsys, tmp_path, ["report", str(tmp_path)])
