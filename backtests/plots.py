@@ -7,18 +7,10 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from signals.plots import regime_runs
+
 REGIME_COLOURS = {"abundant": "rgba(46,139,87,0.12)", "draining": "rgba(255,165,0,0.15)",
                   "scarce": "rgba(220,20,60,0.15)"}
-
-
-def regime_spells(regime: pd.Series) -> list[tuple[pd.Timestamp, pd.Timestamp, str]]:
-    """Contiguous runs of one regime as (first session, last session, regime)."""
-    regime = regime.dropna()
-    if regime.empty:
-        return []
-    starts = regime.ne(regime.shift(1))
-    ids = starts.cumsum()
-    return [(grp.index[0], grp.index[-1], grp.iloc[0]) for _, grp in regime.groupby(ids)]
 
 
 def run_figure(equity: pd.DataFrame, weights: pd.DataFrame, signal: pd.DataFrame,
@@ -40,7 +32,7 @@ def run_figure(equity: pd.DataFrame, weights: pd.DataFrame, signal: pd.DataFrame
         {"type": "rect", "xref": "x", "yref": "y domain", "x0": first, "x1": last, "y0": 0,
          "y1": 1, "fillcolor": REGIME_COLOURS.get(name, "white"), "line": {"width": 0},
          "layer": "below"}
-        for first, last, name in regime_spells(signal["regime"])
+        for first, last, name in regime_runs(signal["regime"])
     ]
     for col in equity.columns:
         fig.add_trace(go.Scatter(x=equity.index, y=equity[col], name=col), row=2, col=1)

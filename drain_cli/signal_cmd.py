@@ -13,10 +13,6 @@ from importlib import resources
 
 from drain_data.errors import DrainError
 
-REGIME_COLOURS = {"abundant": "#2ca02c", "draining": "#ff7f0e", "scarce": "#d62728"}
-PLOT_START = "2014-01-01"
-COMPARISONS = ("STLFSI4", "NFCI")
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """--config, --as-of, --name."""
@@ -72,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
     from drain_data import load_dataset
     from drain_data.paths import atomic_run_dir, reports_root
     from signals import compute_signal
+    from signals.compare import stress_index_correlations
+    from signals.plots import write_signal_html, write_signal_png
 
     started = time.perf_counter()
     config = _load_config(args.config)  # a bad config fails before any data or output
@@ -94,12 +92,12 @@ def run(args: argparse.Namespace) -> int:
             f"no composite value up to {dataset.sessions[-1].date()}: the z-scores need "
             f"{config.z_min_periods} sessions of history; choose a later --as-of"
         )
-    comparisons = _comparisons(dataset, result)
+    comparisons = stress_index_correlations(dataset, result)
 
     with atomic_run_dir(folder) as tmp:
         frame.to_csv(tmp / "signal.csv", date_format="%Y-%m-%d")
-        _plot_html(dataset, result, tmp / "signal.html")
-        _plot_png(dataset, result, tmp / "signal.png")
+        write_signal_html(dataset, result, tmp / "signal.html")
+        write_signal_png(dataset, result, tmp / "signal.png")
         manifest = {
             "as_of": str(dataset.sessions[-1].date()),
             "dataset_fingerprint": dataset.fingerprint(),
@@ -110,168 +108,6 @@ def run(args: argparse.Namespace) -> int:
     _print_summary(result, config, comparisons, reports_root() / folder,
                    time.perf_counter() - started)
     return 0
-
-
-# --- comparisons ----------------------------------------------------------------------------
-
-
-def _comparisons(dataset, result):
-    """Correlation of the composite with the published stress indices on weekly samples.
-
-    The indices are aligned by ``Dataset.macro_daily`` (the value published by each session's
-    close); values more than two weeks past an index's last release are dropped, not held.
-    The sample is the last session of each week. Reported: correlation of levels and of
-    4-week changes, with the number of weeks.
-    """
-    import pandas as pd
-
-    rows = []
-    known = set(dataset.macro["series"])
-    names = [n for n in COMPARISONS if n in known]
-    if not names:
-        return pd.DataFrame(columns=["index", "signal", "level", "change_4w", "weeks"])
-    ref = dataset.macro_daily(names)
-    for name in names:
-        last = dataset.macro.loc[dataset.macro["series"] == name, "available_at"].max()
-        ref.loc[ref.index > last + pd.Timedelta(days=14), name] = float("nan")
-    both = pd.concat(
-        [result.composite.rename("composite"),
-         result.composite_ungated.rename("composite_ungated"), ref], axis=1
-    )
-    week = both.index.to_period("W-FRI")
-    weekly = both.groupby(week).tail(1)
-    for name in names:
-        for signal in ("composite", "composite_ungated"):
-            pair = weekly[[signal, name]].dropna()
-            change = pair.diff(4).dropna()
-            rows.append({
-                "index": name,
-                "signal": signal,
-                "level": pair[signal].corr(pair[name]) if len(pair) > 2 else float("nan"),
-                "change_4w": (change[signal].corr(change[name]) if len(change) > 2
-                              else float("nan")),
-                "weeks": len(pair),
-                "first": pair.index.min(),
-                "last": pair.index.max(),
-            })
-    return pd.DataFrame(rows)
-
-
-# --- plots ----------------------------------------------------------------------------------
-
-
-def _regime_runs(regime):
-    """(start, end, regime) for each run of one regime; end = the next run's first day."""
-    values = [None if v != v else v for v in regime.astype(object).tolist()]
-    index = regime.index
-    runs = []
-    start = 0
-    for i in range(1, len(values) + 1):
-        if i == len(values) or values[i] != values[start]:
-            if values[start] is not None:
-                runs.append((index[start], index[min(i, len(values) - 1)], values[start]))
-            start = i
-    return runs
-
-
-def _markets(dataset):
-    import pandas as pd
-
-    cols = [c for c in ("SPY", "BTC-USD") if c in dataset.prices.columns]
-    return dataset.prices[cols].loc[pd.Timestamp(PLOT_START):] if cols else None
-
-
-def _plot_html(dataset, result, path) -> None:
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    z = result.zscores.loc[PLOT_START:]
-    composite = result.composite.loc[PLOT_START:]
-    fig = make_subplots(
-        rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.05, row_heights=[0.4, 0.35, 0.25],
-        subplot_titles=("Liquidity-drain composite (shaded by regime)",
-                        "Component z-scores (expanding, winsorised; higher = more drain)",
-                        "SPY and BTC-USD (log scale)"),
-    )
-    for start, end, regime in _regime_runs(result.regime.loc[PLOT_START:]):
-        fig.add_vrect(x0=start, x1=end, fillcolor=REGIME_COLOURS[regime], opacity=0.15,
-                      line_width=0, layer="below", row=1, col=1)
-    fig.add_trace(go.Scatter(x=composite.index, y=composite, name="composite (gated)",
-                             line={"color": "black", "width": 1.4}), row=1, col=1)
-    fig.add_trace(go.Scatter(x=composite.index, y=result.composite_ungated.loc[PLOT_START:],
-                             name="composite (ungated)",
-                             line={"color": "#1f77b4", "width": 1, "dash": "dot"}), row=1, col=1)
-    for regime, colour in REGIME_COLOURS.items():  # legend entries for the shading
-        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=regime,
-                                 marker={"color": colour, "symbol": "square", "size": 12,
-                                         "opacity": 0.4}), row=1, col=1)
-    fig.add_trace(go.Heatmap(x=z.index, y=list(z.columns), z=z.T.to_numpy(), zmin=-3, zmax=3,
-                             colorscale="RdBu", reversescale=True, showscale=True,
-                             colorbar={"title": "z", "len": 0.33, "y": 0.47}, name="z-scores"),
-                  row=2, col=1)
-    markets = _markets(dataset)
-    if markets is not None:
-        for col, colour in zip(markets.columns, ("#1f77b4", "#ff7f0e"), strict=False):
-            series = markets[col].dropna()
-            fig.add_trace(go.Scatter(x=series.index, y=series, name=col,
-                                     line={"color": colour, "width": 1}), row=3, col=1)
-        fig.update_yaxes(type="log", row=3, col=1)
-    fig.update_xaxes(range=[PLOT_START, str(result.composite.index[-1].date())])
-    fig.update_layout(height=1000, template="plotly_white", hovermode="x unified",
-                      title=f"liquidity-drain signal as of {result.composite.index[-1].date()}")
-    fig.write_html(str(path), include_plotlyjs=True, full_html=True)
-
-
-def _plot_png(dataset, result, path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.dates as mdates
-    import matplotlib.pyplot as plt
-    import numpy as np
-    import pandas as pd
-    from matplotlib.patches import Patch
-
-    z = result.zscores.loc[PLOT_START:]
-    composite = result.composite.loc[PLOT_START:]
-    fig, axes = plt.subplots(3, 1, figsize=(14, 12), sharex=True,
-                             gridspec_kw={"height_ratios": [4, 4, 2.5]})
-    ax = axes[0]
-    for start, end, regime in _regime_runs(result.regime.loc[PLOT_START:]):
-        ax.axvspan(start, end, color=REGIME_COLOURS[regime], alpha=0.18, lw=0)
-    ax.plot(composite.index, composite, color="black", lw=1.0, label="composite (gated)")
-    ax.plot(composite.index, result.composite_ungated.loc[PLOT_START:], color="#1f77b4", lw=0.8,
-            ls=":", label="composite (ungated)")
-    ax.axhline(0, color="grey", lw=0.5)
-    handles, _ = ax.get_legend_handles_labels()
-    handles += [Patch(color=c, alpha=0.3, label=r) for r, c in REGIME_COLOURS.items()]
-    ax.legend(handles=handles, loc="upper left", fontsize=8, ncol=5)
-    ax.set_title(f"Liquidity-drain composite, as of {result.composite.index[-1].date()} "
-                 f"(shaded by regime)")
-    ax = axes[1]
-    # one image column per calendar day (each session's z held to the next session): imshow is
-    # an order of magnitude faster than a 47,000-cell pcolormesh and the time axis stays exact
-    days = z.reindex(pd.date_range(z.index[0], z.index[-1] + pd.Timedelta(days=1)), method="ffill")
-    extent = (mdates.date2num(days.index[0]), mdates.date2num(days.index[-1]), len(z.columns), 0)
-    mesh = ax.imshow(days.T.to_numpy(), aspect="auto", cmap="RdBu_r", vmin=-3, vmax=3,
-                     extent=extent, interpolation="nearest")
-    ax.set_yticks(np.arange(len(z.columns)) + 0.5, labels=list(z.columns), fontsize=8)
-    ax.set_title("Component z-scores (expanding, winsorised; red = more drain)")
-    fig.colorbar(mesh, cax=ax.inset_axes([1.005, 0.0, 0.012, 1.0]), label="z")
-    ax = axes[2]
-    markets = _markets(dataset)
-    if markets is not None:
-        for col, colour in zip(markets.columns, ("#1f77b4", "#ff7f0e"), strict=False):
-            series = markets[col].dropna()
-            ax.plot(series.index, series, lw=0.9, color=colour, label=col)
-        ax.set_yscale("log")
-        ax.legend(loc="upper left", fontsize=8)
-    ax.set_title("SPY and BTC-USD (log scale)")
-    ax.set_xlim(np.datetime64(PLOT_START), result.composite.index[-1])
-    for a in axes:
-        a.grid(alpha=0.3, lw=0.5)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
 
 
 # --- console summary ------------------------------------------------------------------------
