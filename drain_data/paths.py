@@ -28,6 +28,7 @@ def atomic_run_dir(name: str) -> Iterator[Path]:
     root.mkdir(parents=True, exist_ok=True)
     final = root / name
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
+    tmp.chmod(0o755)  # mkdtemp makes it owner-only; a report folder is meant to be shared
     try:
         yield tmp
     except BaseException:
