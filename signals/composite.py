@@ -48,6 +48,17 @@ class SignalResult:
         return pd.Series(self.regime.cat.codes.astype(int), index=self.regime.index,
                          name="regime_code")
 
+    def on(self, sessions: pd.DatetimeIndex) -> SignalResult:
+        """The same result restricted to ``sessions``."""
+        return SignalResult(
+            components=self.components.reindex(sessions),
+            zscores=self.zscores.reindex(sessions),
+            composite=self.composite.reindex(sessions),
+            composite_ungated=self.composite_ungated.reindex(sessions),
+            regime=self.regime.reindex(sessions),
+            buffer_depleted=self.buffer_depleted.reindex(sessions, fill_value=False),
+        )
+
     def to_frame(self) -> pd.DataFrame:
         """One frame: composite, composite_ungated, regime, buffer_depleted, raw_*, z_*."""
         head = pd.DataFrame(
@@ -78,7 +89,11 @@ def standardise(components: pd.DataFrame, config: SignalConfig) -> pd.DataFrame:
 def compute_signal(dataset, config: SignalConfig | None = None) -> SignalResult:
     """Compute every component, their z-scores, the gated and ungated composite and regimes."""
     config = SignalConfig() if config is None else config
-    dataset = Prepared(dataset)
+    result = _compute_on(Prepared(dataset), config)
+    return result.on(dataset.sessions)
+
+
+def _compute_on(dataset: Prepared, config: SignalConfig) -> SignalResult:
     components = compute_components(dataset, config)
     zscores = standardise(components, config)
     depleted = buffer_depleted(dataset, config)

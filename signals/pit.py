@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.holiday import USFederalHolidayCalendar
 
+from drain_data.calendar import nyse_sessions
+
 NS = "datetime64[ns]"
 
 
@@ -44,6 +46,16 @@ def split_macro(macro: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return out
 
 
+def warmup_sessions(dataset) -> pd.DatetimeIndex:
+    """NYSE sessions from the first macro release (or the first price, if earlier) to the last
+    price session: macro history before the prices start warms up the expanding z-scores."""
+    sessions = dataset.sessions
+    if len(sessions) == 0 or len(dataset.macro) == 0:
+        return sessions
+    first = min(sessions[0], dataset.macro["available_at"].min())
+    return nyse_sessions(first, sessions[-1])
+
+
 class Prepared:
     """A ``Dataset`` seen once per ``compute_signal`` call: macro split by series, shared memo.
 
@@ -53,11 +65,11 @@ class Prepared:
 
     def __init__(self, dataset) -> None:
         self.dataset = dataset
-        self.prices = dataset.prices
         self.macro = dataset.macro
         self.capex = dataset.capex
         self.issuance = dataset.issuance
-        self.sessions = dataset.sessions
+        self.sessions = warmup_sessions(dataset)
+        self.prices = dataset.prices.reindex(self.sessions)
         self.macro_split = split_macro(dataset.macro)
         self.memo: dict = {}
 

@@ -57,3 +57,15 @@ def _assert_prefix_equal(truncated, full, t):
 def test_signal_as_of_t_equals_full_signal_up_to_t(dataset, full, name, t):
     truncated = compute_signal(dataset.as_of(t), CONFIGS[name])
     _assert_prefix_equal(truncated, full[name], t)
+
+
+def test_macro_history_before_the_prices_warms_up_the_zscores(dataset, full):
+    # Prices start 2014-01-02; macro from 2010. The expanding z-scores of the macro components
+    # are warmed up on 2010-2013, so the composite exists from the first price session.
+    result = full["default"]
+    assert dataset.sessions[0] == pd.Timestamp("2014-01-02")
+    assert result.composite.first_valid_index() == dataset.sessions[0]
+    assert not pd.isna(result.zscores.loc["2014-01-02", "dgs2_change"])
+    # Price-based components cannot warm up on data that does not exist: HYG vs IEF needs a
+    # credit window (63) plus a year of z-score history (252) of 2014+ prices.
+    assert result.zscores["hy_credit"].first_valid_index() > pd.Timestamp("2015-01-01")
