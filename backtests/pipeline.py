@@ -97,6 +97,9 @@ def run_pipeline(
                          f"{len(window)} sessions of prices (data: {first} to {last}); "
                          f"widen --start/--end")
     targets = build_targets(window, signal.composite, signal.regime, config.strategy)
+    if config.backtest.cash_rate_ticker not in window.columns:
+        raise DrainError(f"backtest.cash_rate_ticker {config.backtest.cash_rate_ticker!r} has no "
+                         f"price data; use a yield series such as IRX")
     cash_yield = window[config.backtest.cash_rate_ticker]
     result = run_backtest(targets.orders, window, cash_yield, config.backtest)
     benchmarks = benchmark_returns(window, cash_yield, config.backtest)

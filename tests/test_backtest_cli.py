@@ -111,4 +111,7 @@ def test_bad_input_is_one_line_exit_2_nothing_written(capsys, tmp_path):
     assert "not valid TOML" in _bad(capsys, tmp_path, ["backtest", "--config", str(broken)])
     assert "does not exist" in _bad(capsys, tmp_path, ["backtest", "--config",
                                                        str(tmp_path / "nope.toml")])
+    rate = tmp_path / "rate.toml"
+    rate.write_text("[backtest]\ncash_rate_ticker = 'TBILL'\n")
+    assert "cash_rate_ticker" in _bad(capsys, tmp_path, ["backtest", "--config", str(rate)])
     assert "not a complete backtest run" in _bad(capsys, tmp_path, ["report", str(tmp_path)])
