@@ -1,0 +1,140 @@
+"""``drain thesis``: test each claim of the thesis, for and against, and write its report.
+
+Writes ``reports/thesis-<last session>/`` (or ``--name``) atomically: ``index.html``
+(self-contained, interactive charts, plotly.js inlined once) and ``thesis.json`` (every
+statistic, NaN as null).
+Prints one table: claim, headline statistic, verdict. A claim without enough data (a short
+window, crypto missing) is marked "insufficient data" with the reason; the command still succeeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+from importlib import resources
+from pathlib import Path
+
+from drain_data.errors import DrainError
+
+VERDICT_STYLE = {"supported": "green", "mixed": "yellow", "not supported": "red",
+                 "insufficient data": "dim"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """--config, --start, --end, and a few overrides of the thesis parameters."""
+    parser.add_argument("--config", metavar="F",
+                        help="TOML file: [signal] and [strategy] sections (and an optional "
+                             "[thesis] one); default: drain_cli/configs/default.toml")
+    parser.add_argument("--start", metavar="DATE", help="first session of the tests (YYYY-MM-DD)")
+    parser.add_argument("--end", metavar="DATE",
+                        help="last session: only data known at its close is used (YYYY-MM-DD)")
+    parser.add_argument("--depletion-date", metavar="DATE", dest="depletion_date",
+                        help="split date for claim 2 (default: derived from ON RRP)")
+    parser.add_argument("--break-date", metavar="DATE", dest="break_date",
+                        help="crypto structural-break date for claim 5 (default 2020-01-01)")
+    parser.add_argument("--reps", type=int, metavar="N",
+                        help="bootstrap replications (default 1000)")
+    parser.add_argument("--name", metavar="NAME",
+                        help="output folder under the reports root (default thesis-<end date>)")
+
+
+def _date(text: str | None, option: str):
+    import pandas as pd
+
+    if text is None:
+        return None
+    try:
+        stamp = pd.Timestamp(text)
+    except (TypeError, ValueError):
+        stamp = None
+    if stamp is None or stamp is pd.NaT or stamp.tzinfo is not None:
+        raise DrainError(f"{option}: {text!r} is not a date; use YYYY-MM-DD")
+    return stamp.normalize()
+
+
+def _config_path(path: str | None) -> Path | None:
+    if path:
+        return Path(path)
+    default = resources.files("drain_cli") / "configs" / "default.toml"
+    return Path(str(default)) if default.is_file() else None
+
+
+def _configs(args: argparse.Namespace):
+    from backtests.thesis import ThesisConfig
+    from signals import SignalConfig
+    from strategies.config import StrategyConfig
+
+    path = _config_path(args.config)
+    if path is None:
+        signal, strategy, thesis = SignalConfig(), StrategyConfig(), ThesisConfig()
+    else:
+        if not path.is_file():
+            raise DrainError(f"config file {path} does not exist; pass an existing TOML file")
+        signal = SignalConfig.from_toml(path, section="signal")
+        strategy = StrategyConfig.from_toml(path)
+        thesis = ThesisConfig.from_toml(path)
+    changes = {}
+    if args.depletion_date is not None:
+        changes["depletion_date"] = str(_date(args.depletion_date, "--depletion-date").date())
+    if args.break_date is not None:
+        changes["break_date"] = str(_date(args.break_date, "--break-date").date())
+    if args.reps is not None:
+        if args.reps < 1:
+            raise DrainError(f"--reps must be at least 1, got {args.reps}")
+        changes["bootstrap_reps"] = args.reps
+    return signal, strategy, thesis.replace(**changes) if changes else thesis
+
+
+def _folder_name(name: str | None, end) -> str:
+    if name is None:
+        return f"thesis-{end.date().isoformat()}" if end is not None else "thesis-empty"
+    if not name or name in (".", "..") or "/" in name or "\\" in name or name.startswith("."):
+        raise DrainError(f"--name: {name!r} is not a plain folder name")
+    return name
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load configs and data, test every claim, write the report, print the verdicts."""
+    import time
+
+    from backtests.thesis import run_thesis, write_report
+    from drain_data import load_dataset
+    from drain_data.paths import atomic_run_dir, reports_root
+
+    started = time.perf_counter()
+    signal, strategy, thesis = _configs(args)  # a bad config fails before any work
+    start, end = _date(args.start, "--start"), _date(args.end, "--end")
+    if start is not None and end is not None and start > end:
+        raise DrainError(f"--start {start.date()} is after --end {end.date()}")
+    dataset = load_dataset()
+    first, last = dataset.sessions[0], dataset.sessions[-1]
+    if end is not None and end < first:
+        raise DrainError(f"--end {end.date()} is before the data begins ({first.date()}); the "
+                         f"data covers {first.date()} to {last.date()}")
+    result = run_thesis(dataset, signal_config=signal, strategy=strategy, config=thesis,
+                        start=start, end=end)
+    window = result.inputs.window
+    folder = _folder_name(args.name, window[-1] if len(window) else None)
+    meta = result.meta(command="drain thesis", config_file=str(_config_path(args.config)))
+    with atomic_run_dir(folder) as tmp:
+        write_report(result.claims, tmp, meta)
+    _print_summary(result, reports_root() / folder, time.perf_counter() - started)
+    return 0
+
+
+def _print_summary(result, run_dir: Path, seconds: float) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    window = result.inputs.window
+    span = (f"{window[0].date()} to {window[-1].date()}, {len(window)} sessions"
+            if len(window) else "empty window")
+    table = Table(title=f"drain thesis ({span})", show_lines=False)
+    table.add_column("claim", max_width=34)
+    table.add_column("headline statistic", ratio=1)
+    table.add_column("verdict", no_wrap=True)
+    for claim in result.claims:
+        style = VERDICT_STYLE.get(claim.verdict, "")
+        table.add_row(claim.title, claim.headline, f"[{style}]{claim.verdict}[/{style}]")
+    console = Console(width=120)
+    console.print(table)
+    console.print(f"report: {run_dir / 'index.html'} and thesis.json ({seconds:.1f} s)")
