@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from scipy.stats import binomtest
 
 from backtests.thesis.charts import PALETTE, styled
 from backtests.thesis.inputs import DRAIN_REGIMES, MARKET, SPREAD, ThesisInputs
@@ -68,15 +69,21 @@ def run(inputs: ThesisInputs) -> ClaimResult:
     if len(spells) < cfg.min_events:
         raise InsufficientData(f"{len(spells)} drain spells in the window "
                                f"(need {cfg.min_events})")
-    losing = spells[spells[SPREAD] < 0].sort_values(SPREAD)
+    losing = spells[spells[SPREAD] < 0].sort_values(SPREAD).reset_index(drop=True)
     result.tables["drain spells in which the spread lost (worst first)"] = losing
     result.tables["every drain spell"] = spells
     result.stats["spells"] = spells
     result.stats["losing_spells"] = int(len(losing))
     est = bootstrap_mean(spells[SPREAD], block=1, reps=cfg.bootstrap_reps, seed=cfg.seed,
                          min_obs=cfg.min_events)
-    result.subtests = [subtest("mean spread return per drain spell", est.value, +1, est.n,
-                               ci=(est.ci_low, est.ci_high), unit="return")]
+    won = int((spells[SPREAD] > 0).sum())
+    share = binomtest(won, len(spells)).proportion_ci(confidence_level=0.95)
+    result.subtests = [
+        subtest("mean spread return per drain spell", est.value, +1, est.n,
+                ci=(est.ci_low, est.ci_high), unit="return"),
+        subtest("share of drain spells won, minus one half", won / len(spells) - 0.5, +1,
+                len(spells), ci=(share.low - 0.5, share.high - 0.5), unit="share"),
+    ]
     result.figures.append(_figure(inputs.basket_returns[SPREAD], spells))
     result.decide()
     worst = losing.iloc[0] if len(losing) else None
@@ -87,6 +94,7 @@ def run(inputs: ThesisInputs) -> ClaimResult:
     result.notes += [
         "Spells are separated by at least one session in the abundant regime (or in the "
         "warm-up); the regime has a hysteresis band, so one-day flickers are rare.",
-        "The interval resamples whole spells (iid bootstrap over spells).",
+        "The mean's interval resamples whole spells (iid bootstrap over spells); the share's is "
+        "Clopper-Pearson. The share is robust to one outsized spell; the mean is not.",
     ]
     return result

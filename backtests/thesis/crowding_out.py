@@ -149,14 +149,18 @@ def run(inputs: ThesisInputs) -> ClaimResult:
                     t=primary.after.t),
         ]
     robust = []
-    alt = first_depletion(_rrp(inputs), cfg.depletion_after_above_bn, cfg.depletion_below_bn,
-                          21) if _rrp(inputs) is not None else None
+    rrp = _rrp(inputs)
+    splits = []
+    for window in (1, 21):
+        alt = None if rrp is None else first_depletion(
+            rrp, cfg.depletion_after_above_bn, cfg.depletion_below_bn, window)
+        if alt is not None:
+            splits.append((f"{window}-session median rule", pd.Series(
+                inputs.window >= alt, index=inputs.window), str(alt.date())))
     depleted_state = inputs.on_window(inputs.signal.buffer_depleted).astype(bool)
-    for label, mask, text in (
-        ("21-session median rule", None if alt is None else
-         pd.Series(inputs.window >= alt, index=inputs.window), str(alt.date()) if alt else "-"),
-        ("signal's buffer state (incl. 2018-20)", depleted_state, "depleted vs not, any date"),
-    ):
+    splits.append(("signal's buffer state (incl. 2018-20)", depleted_state,
+                   "depleted vs not, any date"))
+    for label, mask, text in splits:
         if mask is None:
             continue
         try:
@@ -168,20 +172,23 @@ def run(inputs: ThesisInputs) -> ClaimResult:
     result.tables["robustness: other splits (not in the verdict)"] = pd.DataFrame(robust)
     result.stats["slopes"] = rows
     result.stats["robustness"] = robust
-    rrp = _rrp(inputs)
     result.figures.append(_timeline(None if rrp is None else rrp.reindex(inputs.window),
                                     pressure["pressure"], split))
     result.figures.append(_scatter(pressure["pressure"], y, after.astype(float), split_text))
     result.decide()
+    others = "; ".join(f"{r['split']}: t = {r['t_difference']:.2f}" for r in robust
+                       if "t_difference" in r and r["split"][:1].isdigit())
     if primary is not None:
         result.headline = (f"slope change after {split_text}: {primary.difference.value * 100:+.2f}"
                            f" pp per z (t = {primary.difference.t:.2f}; n = "
-                           f"{primary.before.n} before, {primary.after.n} after)")
+                           f"{primary.before.n} before, {primary.after.n} after)"
+                           + (f"; other splits {others}" if others else ""))
     else:
         result.headline = f"split {split_text}: {result.reason}"
     result.notes += [
         f"Split date: {rule}. The quarter-long median ignores quarter-end window dressing and "
-        "the one-month dip of February 2025; the 21-session rule is shown as robustness.",
+        "the one-month dip of February 2025; the 1-session and 21-session rules are shown as "
+        "robustness, and the verdict can hinge on this choice: compare their t-statistics.",
         f"Dependent variable: the {cfg.horizon}-session forward log return of the "
         f"daily-rebalanced spread ({inputs.long_name} - {inputs.short_name}); overlapping "
         f"windows. t-statistics use the larger of the Newey-West ({cfg.horizon} lags) and the "
