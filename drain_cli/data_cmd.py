@@ -72,20 +72,21 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _update(args: argparse.Namespace) -> int:
-    from drain_data import live
+    from drain_data.fetch_errors import NetworkUnavailable, SourceUnavailable
+    from drain_data.update import update
 
     tickers, series = args.tickers, args.series
     if tickers is not None or series is not None:  # refresh only what is named
         tickers, series = tickers or [], series or []
     try:
-        summary = live.update(
+        summary = update(
             tickers=tickers,
             series=series,
             since=args.since,
             cache_dir=args.cache_dir,
             progress=not args.no_progress,
         )
-    except (live.NetworkUnavailable, live.SourceUnavailable) as exc:
+    except (NetworkUnavailable, SourceUnavailable) as exc:
         sys.stderr.write(f"drain: error: {exc}\n")
         return 1
     for line in summary.lines():

@@ -1,4 +1,4 @@
-"""The live refresh (``drain_data.live`` and ``drain data update``), never touching the network.
+"""The live refresh (``drain_data.update``, ``.yahoo``, ``.fred``), never touching the network.
 
 Yahoo answers come from recorded/shaped frames served by a fake ``yfinance.download``; FRED
 answers from CSV bodies served by ``responses``. See tests/fixtures/live/README.md.
@@ -24,13 +24,23 @@ import yfinance
 from responses import matchers
 
 from drain_cli.main import main
-from drain_data import cache, coverage, live, load_dataset
+from drain_data import cache, clock, coverage, fetch_errors, load_dataset
 from drain_data.errors import DrainError
+from drain_data.fetch_args import parse_since
+from drain_data.fetch_errors import (
+    MAX_ATTEMPTS,
+    EmptyDownload,
+    NetworkUnavailable,
+    SourceUnavailable,
+)
+from drain_data.fred import FRED_CSV_URL, fetch_fred
+from drain_data.update import STALE_TEMP_SECONDS, update
+from drain_data.yahoo import fetch_prices
 
 FIXTURES = Path(__file__).parent / "fixtures" / "live"
 REPO = Path(__file__).resolve().parents[1]
 NOW = pd.Timestamp("2026-09-10 14:00")  # UTC: after every fixture bar became final
-FRED = live.FRED_CSV_URL
+FRED = FRED_CSV_URL
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -39,8 +49,8 @@ FRED = live.FRED_CSV_URL
 @pytest.fixture(autouse=True)
 def _fast_and_pinned(monkeypatch):
     """No backoff sleeps, a fixed clock, and no real download if a test forgets to fake one."""
-    monkeypatch.setattr(live, "DEFAULT_WAIT", tenacity.wait_none())
-    monkeypatch.setattr(live, "_utcnow", lambda: NOW)
+    monkeypatch.setattr(fetch_errors, "DEFAULT_WAIT", tenacity.wait_none())
+    monkeypatch.setattr(clock, "utcnow", lambda: NOW)
 
     def _no_network(*args, **kwargs):
         raise AssertionError("test tried a real yfinance.download")
@@ -159,8 +169,8 @@ def cache_dir(tmp_path) -> Path:
 def filled_cache(cache_dir, yahoo, fred) -> Path:
     """A cache holding one earlier successful update of SPY, BTC-USD and SOFR."""
     _add_sofr(fred, since="2026-07-27")
-    live.update(["SPY", "BTC-USD"], ["SOFR"], since="2026-07-27", cache_dir=cache_dir,
-                progress=False)
+    update(["SPY", "BTC-USD"], ["SOFR"], since="2026-07-27", cache_dir=cache_dir,
+           progress=False)
     fred.reset()
     yahoo.calls.clear()
     return cache_dir
@@ -174,7 +184,7 @@ def _snapshot_bytes(folder: Path) -> dict[str, bytes]:
 
 
 def test_fetch_prices_reads_yfinance_layout(yahoo):
-    rows = live.fetch_prices(["SPY", "BTC-USD"], since="2026-07-27")
+    rows = fetch_prices(["SPY", "BTC-USD"], since="2026-07-27")
     assert list(rows.columns) == ["ticker", "date", "close", "fetched_at"]
     assert str(rows["date"].dtype) == "datetime64[ns]"
     assert str(rows["fetched_at"].dtype) == "datetime64[ns]"
@@ -197,7 +207,7 @@ def test_fetch_prices_tz_aware_index_keeps_the_exchange_day(monkeypatch):
     aware = pd.read_parquet(FIXTURES / "yf_spy_tzaware.parquet")
     assert aware.index.tz is not None
     monkeypatch.setattr(yfinance, "download", FakeYahoo(aware))
-    rows = live.fetch_prices("SPY")
+    rows = fetch_prices("SPY")
     assert rows["date"].dt.tz is None
     assert (rows["date"] == rows["date"].dt.normalize()).all()
     assert rows["date"].min() == pd.Timestamp("2026-07-27")
@@ -208,7 +218,7 @@ def test_fetch_prices_maps_index_symbols(monkeypatch):
     frame = _spy_btc().rename(columns={"SPY": "^VIX"}, level="Ticker")
     fake = FakeYahoo(frame)
     monkeypatch.setattr(yfinance, "download", fake)
-    rows = live.fetch_prices(["vix"], since="2026-07-27")
+    rows = fetch_prices(["vix"], since="2026-07-27")
     assert fake.calls[0][0] == ["^VIX"]
     assert set(rows["ticker"]) == {"VIX"}
 
@@ -222,8 +232,8 @@ def test_fetch_prices_maps_index_symbols(monkeypatch):
     ],
 )
 def test_fetch_prices_never_stores_an_open_bar(monkeypatch, yahoo, now, spy_last, btc_last):
-    monkeypatch.setattr(live, "_utcnow", lambda: pd.Timestamp(now))
-    rows = live.fetch_prices(["SPY", "BTC-USD"], since="2026-07-27")
+    monkeypatch.setattr(clock, "utcnow", lambda: pd.Timestamp(now))
+    rows = fetch_prices(["SPY", "BTC-USD"], since="2026-07-27")
     last = rows.groupby("ticker")["date"].max()
     assert last["SPY"] == pd.Timestamp(spy_last)
     assert last["BTC-USD"] == pd.Timestamp(btc_last)
@@ -257,7 +267,7 @@ def test_fetch_prices_unexpected_shape_is_a_drain_error(monkeypatch, reshape, wo
     answer = reshape(_spy_btc())
     monkeypatch.setattr(yfinance, "download", FakeYahoo(_spy_btc(), script=[answer]))
     with pytest.raises(DrainError) as info:
-        live.fetch_prices(["SPY", "BTC-USD"], since="2026-07-27")
+        fetch_prices(["SPY", "BTC-USD"], since="2026-07-27")
     message = str(info.value)
     assert words in message and "SPY" in message and "finance.yahoo.com" in message
     assert "\n" not in message
@@ -267,37 +277,37 @@ def test_fetch_prices_ticker_missing_from_columns(monkeypatch):
     spy_only = _spy_btc().loc[:, (slice(None), ["SPY"])]
     monkeypatch.setattr(yfinance, "download", FakeYahoo(_spy_btc(), script=[spy_only]))
     with pytest.raises(DrainError, match=r"lacks ticker 'BTC-USD'.*finance\.yahoo\.com"):
-        live.fetch_prices(["SPY", "BTC-USD"])
+        fetch_prices(["SPY", "BTC-USD"])
 
 
 def test_fetch_prices_empty_frame_names_the_ticker_and_the_fix(monkeypatch):
     monkeypatch.setattr(yfinance, "download",
                         FakeYahoo(_spy_btc(), script=[_empty_answer(["NOPE"])]))
-    with pytest.raises(live.EmptyDownload, match=r"no prices for NOPE.*check the symbol"):
-        live.fetch_prices("NOPE")
+    with pytest.raises(EmptyDownload, match=r"no prices for NOPE.*check the symbol"):
+        fetch_prices("NOPE")
 
 
 def test_yahoo_rate_limit_is_retried(monkeypatch):
     fake = FakeYahoo(_spy_btc(), script=["rate", "raise-rate"])
     monkeypatch.setattr(yfinance, "download", fake)
-    rows = live.fetch_prices("SPY", since="2026-07-27")
+    rows = fetch_prices("SPY", since="2026-07-27")
     assert len(fake.calls) == 3 and len(rows) == 10
 
 
 def test_yahoo_offline_is_network_unavailable(monkeypatch):
     fake = FakeYahoo(_spy_btc(), script=["offline"] * 10)
     monkeypatch.setattr(yfinance, "download", fake)
-    with pytest.raises(live.NetworkUnavailable) as info:
-        live.fetch_prices("SPY")
-    assert len(fake.calls) == live.MAX_ATTEMPTS
+    with pytest.raises(NetworkUnavailable) as info:
+        fetch_prices("SPY")
+    assert len(fake.calls) == MAX_ATTEMPTS
     assert "network is unavailable" in str(info.value)
     assert "cache and the embedded snapshot" in str(info.value)
 
 
 def test_yahoo_persistent_rate_limit_is_source_unavailable(monkeypatch):
     monkeypatch.setattr(yfinance, "download", FakeYahoo(_spy_btc(), script=["rate"] * 10))
-    with pytest.raises(live.SourceUnavailable, match="rate-limiting.*4 attempts"):
-        live.fetch_prices("SPY")
+    with pytest.raises(SourceUnavailable, match="rate-limiting.*4 attempts"):
+        fetch_prices("SPY")
 
 
 # -------------------------------------------------------------------------------- fetch_fred
@@ -305,7 +315,7 @@ def test_yahoo_persistent_rate_limit_is_source_unavailable(monkeypatch):
 
 def test_fetch_fred_parses_csv_and_drops_missing_marker(fred):
     _add_sofr(fred, since="2026-08-27")
-    rows = live.fetch_fred("SOFR", since="2026-08-27")
+    rows = fetch_fred("SOFR", since="2026-08-27")
     assert list(rows.columns) == ["series", "date", "value", "fetched_at"]
     assert len(rows) == 9  # ten rows, Labor Day's "." dropped
     assert pd.Timestamp("2026-09-07") not in set(rows["date"])
@@ -316,13 +326,13 @@ def test_fetch_fred_parses_csv_and_drops_missing_marker(fred):
 
 def test_fetch_fred_accepts_the_old_header(fred):
     _add_sofr(fred, body=_sofr_body().replace("observation_date", "DATE"))
-    assert len(live.fetch_fred(["SOFR"])) == 9
+    assert len(fetch_fred(["SOFR"])) == 9
 
 
 def test_fred_rate_limit_then_success(fred):
     _add_sofr(fred, status=429, body="Too Many Requests")
     _add_sofr(fred)
-    rows = live.fetch_fred("SOFR")
+    rows = fetch_fred("SOFR")
     assert len(fred.calls) == 2 and len(rows) == 9
 
 
@@ -330,22 +340,22 @@ def test_fred_server_errors_and_timeouts_are_retried(fred):
     _add_sofr(fred, status=503, body="busy")
     fred.add(responses.GET, FRED, body=requests.exceptions.ReadTimeout("slow"))
     _add_sofr(fred)
-    assert len(live.fetch_fred("SOFR")) == 9
+    assert len(fetch_fred("SOFR")) == 9
     assert len(fred.calls) == 3
 
 
 def test_fred_persistent_5xx_is_source_unavailable(fred):
     _add_sofr(fred, status=503, body="busy")
-    with pytest.raises(live.SourceUnavailable, match=r"HTTP 503.*4 attempts"):
-        live.fetch_fred("SOFR")
-    assert len(fred.calls) == live.MAX_ATTEMPTS
+    with pytest.raises(SourceUnavailable, match=r"HTTP 503.*4 attempts"):
+        fetch_fred("SOFR")
+    assert len(fred.calls) == MAX_ATTEMPTS
 
 
 def test_fred_connection_error_is_network_unavailable_in_one_line(fred):
     fred.add(responses.GET, FRED, body=requests.exceptions.ConnectionError("no route"))
-    with pytest.raises(live.NetworkUnavailable) as info:
-        live.fetch_fred("SOFR")
-    assert len(fred.calls) == live.MAX_ATTEMPTS
+    with pytest.raises(NetworkUnavailable) as info:
+        fetch_fred("SOFR")
+    assert len(fred.calls) == MAX_ATTEMPTS
     message = str(info.value)
     assert "\n" not in message
     assert message.startswith("the network is unavailable")
@@ -364,19 +374,19 @@ def test_fred_connection_error_is_network_unavailable_in_one_line(fred):
 def test_fred_malformed_body_is_a_drain_error(fred, body, words):
     _add_sofr(fred, body=body)
     with pytest.raises(DrainError, match=words):
-        live.fetch_fred("SOFR")
+        fetch_fred("SOFR")
     assert len(fred.calls) == 1  # not retried: a broken answer is not a transient failure
 
 
 def test_fred_header_only_is_an_empty_download(fred):
     _add_sofr(fred, body="observation_date,SOFR\n", since="2026-09-09")
-    with pytest.raises(live.EmptyDownload, match="no observations of 'SOFR' since 2026-09-09"):
-        live.fetch_fred("SOFR", since="2026-09-09")
+    with pytest.raises(EmptyDownload, match="no observations of 'SOFR' since 2026-09-09"):
+        fetch_fred("SOFR", since="2026-09-09")
 
 
 def test_unknown_series_never_reaches_the_network(fred):
     with pytest.raises(DrainError, match=r"did you mean 'SOFR'\?"):
-        live.fetch_fred("SOFT")
+        fetch_fred("SOFT")
     assert len(fred.calls) == 0
 
 
@@ -386,7 +396,7 @@ def test_unknown_series_never_reaches_the_network(fred):
 )
 def test_bad_since_is_a_drain_error(since, words):
     with pytest.raises(DrainError, match=words):
-        live.parse_since(since)
+        parse_since(since)
 
 
 # ------------------------------------------------------------------------------------- update
@@ -395,8 +405,8 @@ def test_bad_since_is_a_drain_error(since, words):
 def test_update_writes_the_cache_and_overrides_the_snapshot(cache_dir, yahoo, fred):
     _add_sofr(fred, since="2026-07-27")
     before = load_dataset(["SPY"], use_cache=False)
-    summary = live.update(["SPY", "BTC-USD"], ["SOFR"], since="2026-07-27",
-                          cache_dir=cache_dir, progress=False)
+    summary = update(["SPY", "BTC-USD"], ["SOFR"], since="2026-07-27",
+                     cache_dir=cache_dir, progress=False)
     prices, macro = summary.tables
     assert (prices.fetched_rows, prices.new_rows, prices.revised_rows) == (22, 17, 5)
     assert (macro.fetched_rows, macro.new_rows, macro.revised_rows) == (9, 9, 0)
@@ -426,12 +436,12 @@ def test_update_writes_the_cache_and_overrides_the_snapshot(cache_dir, yahoo, fr
 def test_update_merges_with_the_previous_cache(filled_cache, monkeypatch):
     first = cache.read_table("prices", filled_cache)
     later = pd.Timestamp("2026-09-11 14:00")
-    monkeypatch.setattr(live, "_utcnow", lambda: later)
+    monkeypatch.setattr(clock, "utcnow", lambda: later)
     revised = _spy_btc()
     revised.loc[pd.Timestamp("2026-08-07"), ("Close", "SPY")] = 760.0
     monkeypatch.setattr(yfinance, "download", FakeYahoo(revised))
-    summary = live.update(["SPY"], [], since="2026-08-03", cache_dir=filled_cache,
-                          progress=False)
+    summary = update(["SPY"], [], since="2026-08-03", cache_dir=filled_cache,
+                     progress=False)
     assert [t.table for t in summary.tables] == ["prices"]
     assert (summary.tables[0].new_rows, summary.tables[0].revised_rows) == (0, 1)
     after = cache.read_table("prices", filled_cache)
@@ -452,7 +462,7 @@ def test_update_defaults_cover_every_snapshot_ticker_from_its_first_date(cache_d
         return pd.DataFrame(100.0, index=index, columns=columns)
 
     monkeypatch.setattr(yfinance, "download", any_symbol)
-    summary = live.update(series=[], cache_dir=cache_dir, progress=False)
+    summary = update(series=[], cache_dir=cache_dir, progress=False)
     symbols = {tickers[0] for tickers, _ in calls}
     assert len(symbols) == 47 and {"^VIX", "^TNX", "^IRX", "BTC-USD", "SPY"} <= symbols
     assert {kwargs["start"] for _, kwargs in calls} == {"2014-01-02"}
@@ -462,22 +472,22 @@ def test_update_defaults_cover_every_snapshot_ticker_from_its_first_date(cache_d
 
 def test_update_new_ticker_with_no_data_is_a_drain_error(cache_dir, yahoo):
     with pytest.raises(DrainError, match="NOPE"):
-        live.update(["NOPE"], [], since="2026-07-27", cache_dir=cache_dir, progress=False)
+        update(["NOPE"], [], since="2026-07-27", cache_dir=cache_dir, progress=False)
 
 
 def test_update_known_ticker_with_nothing_new_since_is_fine(filled_cache, monkeypatch):
     monkeypatch.setattr(yfinance, "download",
                         FakeYahoo(_spy_btc(), script=[_empty_answer(["SPY"])]))
     before = _snapshot_bytes(filled_cache)
-    summary = live.update(["SPY"], [], since="2026-09-08", cache_dir=filled_cache,
-                          progress=False)
+    summary = update(["SPY"], [], since="2026-09-08", cache_dir=filled_cache,
+                     progress=False)
     assert summary.tables[0].fetched_rows == 0
     assert _snapshot_bytes(filled_cache) == before
 
 
 def test_update_rejects_unknown_series_before_taking_the_lock(cache_dir):
     with pytest.raises(DrainError, match="did you mean 'WALCL'"):
-        live.update([], ["WALCX"], cache_dir=cache_dir, progress=False)
+        update([], ["WALCX"], cache_dir=cache_dir, progress=False)
     assert not cache_dir.exists()
 
 
@@ -653,10 +663,10 @@ def test_kill_during_write_leaves_the_previous_cache(filled_cache, fred, monkeyp
     assert (filled_cache / "prices.parquet").read_bytes() == previous_bytes
     pd.testing.assert_frame_equal(cache.read_table("prices", filled_cache), previous)
     # The next update removes the orphaned temp file once it is stale, and succeeds.
-    old = time.time() - live.STALE_TEMP_SECONDS - 60
+    old = time.time() - STALE_TEMP_SECONDS - 60
     os.utime(temps[0], (old, old))
     monkeypatch.setattr(yfinance, "download", FakeYahoo(_spy_btc()))
-    live.update(["SPY"], [], since="2026-07-27", cache_dir=filled_cache, progress=False)
+    update(["SPY"], [], since="2026-07-27", cache_dir=filled_cache, progress=False)
     assert not temps[0].exists()
 
 
@@ -697,8 +707,8 @@ def test_update_gives_up_when_another_update_holds_the_lock(filled_cache, monkey
     try:
         started = time.monotonic()
         with pytest.raises(DrainError, match="another 'drain data update'.*wait for it"):
-            live.update(["SPY"], [], since="2026-07-27", cache_dir=filled_cache,
-                        progress=False, lock_timeout=0.3)
+            update(["SPY"], [], since="2026-07-27", cache_dir=filled_cache,
+                   progress=False, lock_timeout=0.3)
         assert time.monotonic() - started < 5
     finally:
         _finish(proc)
@@ -709,8 +719,8 @@ def test_concurrent_updates_serialize_on_the_lock(filled_cache, monkeypatch):
     monkeypatch.setattr(yfinance, "download", FakeYahoo(_spy_btc()))
     proc = _hold_lock(filled_cache, 1.5)
     try:
-        live.update(["SPY"], [], since="2026-07-27", cache_dir=filled_cache, progress=False,
-                    lock_timeout=60)
+        update(["SPY"], [], since="2026-07-27", cache_dir=filled_cache, progress=False,
+               lock_timeout=60)
         # It could only run once the holder let go, i.e. after the holder finished.
         assert proc.wait(timeout=1) == 0
     finally:
