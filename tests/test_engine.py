@@ -51,7 +51,7 @@ def test_two_assets_ten_days_by_hand(two_assets):
         if t:
             cash *= 1 + r * days[t] / 360
             liab *= prices["GME"].iloc[t] / prices["GME"].iloc[t - 1] * (1 + 0.10 * days[t] / 360)
-        pa, pg = prices["AAA"].iloc[t], prices["GME"].iloc[t]
+        pa = prices["AAA"].iloc[t]
         value = cash + qa * pa - liab
         if t == 1:  # buy 0.6 V of AAA, short 0.4 V of GME
             cash -= 0.6 * value * 1.0005 * 1.001
