@@ -112,17 +112,21 @@ def default_run():
     return dataset, signal, config, targets, backtest, res
 
 
-def test_default_strategy_matches_an_independent_numpy_simulation(default_run):
-    dataset, _, _, targets, backtest, res = default_run
+def _numpy_equity(targets, dataset, backtest):
     costs = backtest.costs
     cols = targets.orders.columns
-    equity = simulate_dollars(
+    return simulate_dollars(
         targets.orders, dataset.prices, dataset.prices["IRX"],
         fees=np.array([costs.fee(c) for c in cols]),
         slippage=np.array([costs.slippage(c) for c in cols]),
         borrow=np.array([costs.borrow(c) for c in cols]),
         init_cash=backtest.init_cash,
     )
+
+
+def test_default_strategy_matches_an_independent_numpy_simulation(default_run):
+    dataset, _, _, targets, backtest, res = default_run
+    equity = _numpy_equity(targets, dataset, backtest)
     total_numpy = equity.iloc[-1] / backtest.init_cash - 1
     total_vbt = res.equity.iloc[-1] / backtest.init_cash - 1
     assert abs(total_numpy - total_vbt) < 1e-6
@@ -136,15 +140,7 @@ def test_other_variants_match_the_numpy_simulation(default_run, variant):
     config = config.replace(variant=variant, rebalance="monthly")
     targets = build_targets(dataset.prices, signal.composite, signal.regime, config)
     res = run_backtest(targets.orders, dataset.prices, dataset.prices["IRX"], backtest)
-    costs = backtest.costs
-    cols = targets.orders.columns
-    equity = simulate_dollars(
-        targets.orders, dataset.prices, dataset.prices["IRX"],
-        fees=np.array([costs.fee(c) for c in cols]),
-        slippage=np.array([costs.slippage(c) for c in cols]),
-        borrow=np.array([costs.borrow(c) for c in cols]),
-        init_cash=backtest.init_cash,
-    )
+    equity = _numpy_equity(targets, dataset, backtest)
     assert abs(equity.iloc[-1] / res.equity.iloc[-1] - 1) < 1e-6
 
 
