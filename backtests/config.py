@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from drain_data.errors import DrainError
-from drain_data.tomlfile import read_toml
+from drain_data.tomlfile import read_toml, reject_unknown_keys
 
 ETFS = frozenset({
     "ARKK", "IGV", "IPO", "SMH", "SOXX", "QUAL", "VLUE", "XLE", "XLU", "SPY", "QQQ", "IWM",
@@ -100,8 +100,8 @@ class BacktestConfig:
         """Build from a TOML-like dict; unknown keys are an error naming the key."""
         values = dict(values)
         costs = values.pop("costs", {})
-        _reject_unknown("backtest", values, cls)
-        _reject_unknown("backtest.costs", costs, CostConfig)
+        reject_unknown_keys("backtest", values, cls)
+        reject_unknown_keys("backtest.costs", costs, CostConfig)
         base = CostConfig()
         merged = {
             f.name: ({**getattr(base, f.name), **costs[f.name]} if f.name in costs else
@@ -119,10 +119,3 @@ class BacktestConfig:
         """Load the ``[backtest]`` section of a TOML file (defaults when absent)."""
         return cls.from_dict(read_toml(path).get(section, {}))
 
-
-def _reject_unknown(prefix: str, values: dict[str, Any], cls: type) -> None:
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        raise DrainError(f"unknown key {prefix}.{unknown[0]}; known keys: "
-                         f"{', '.join(sorted(names - {'costs'}))}")

@@ -35,3 +35,14 @@ def write_toml(data: dict[str, Any], path: str | Path) -> Path:
     path = Path(path)
     path.write_text(tomli_w.dumps(clean(data)))
     return path
+
+
+def reject_unknown_keys(section: str, values: dict[str, Any], cls: type) -> None:
+    """Raise a one-line DrainError naming the first key of ``values`` that ``cls`` lacks."""
+    import dataclasses
+
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise DrainError(f"unknown key {section}.{unknown[0]}; known keys: "
+                         f"{', '.join(sorted(names))}")

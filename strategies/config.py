@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from drain_data.errors import DrainError
-from drain_data.tomlfile import read_toml
+from drain_data.tomlfile import read_toml, reject_unknown_keys
 
 VARIANTS = ("regime_long_short", "signal_long_short", "long_only_tilt", "beta_hedged")
 WEIGHTINGS = ("equal", "inverse_vol")
@@ -94,11 +94,7 @@ class StrategyConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> StrategyConfig:
         """Build from a TOML-like dict; unknown keys are an error naming the key."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise DrainError(f"unknown key strategy.{unknown[0]}; known keys: "
-                             f"{', '.join(sorted(names))}")
+        reject_unknown_keys("strategy", values, cls)
         values = dict(values)
         if "baskets" in values:
             merged = dict(DEFAULT_BASKETS)

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from drain_data.errors import DrainError
-from drain_data.tomlfile import read_toml
+from drain_data.tomlfile import read_toml, reject_unknown_keys
 
 
 @dataclass(frozen=True)
@@ -81,11 +81,7 @@ class ThesisConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ThesisConfig:
         """Build from a TOML-like dict; an unknown key is a one-line error naming it."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise DrainError(f"unknown key thesis.{unknown[0]}; known keys: "
-                             f"{', '.join(sorted(names))}")
+        reject_unknown_keys("thesis", values, cls)
         values = {k: (str(v) if k.endswith("_date") and v is not None else v)
                   for k, v in values.items()}
         return cls(**values)
