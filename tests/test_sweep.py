@@ -1,0 +1,173 @@
+"""Grids from TOML, combination selection, shared signals and resumable chunked sweeps."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtests.config import BacktestConfig
+from backtests.sweep import (
+    SignalCache,
+    grid_from_table,
+    grid_section,
+    prepare_chunk_dir,
+    run_sweep,
+    select,
+    sweep_key,
+)
+from drain_cli.tune_cmd import default_config_path
+from drain_data import load_dataset
+from drain_data.errors import DrainError
+from signals import SignalConfig, compute_signal
+from strategies import StrategyConfig
+
+BASE = (SignalConfig(), StrategyConfig(), BacktestConfig())
+
+
+def _select(table: dict, **kwargs):
+    return select(grid_from_table(table, "t"), *BASE, **kwargs)
+
+
+def test_cartesian_product_in_order():
+    grid = grid_from_table({"strategy": {"rebalance": ["weekly", "monthly"]},
+                            "signal": {"gate": ["none", "step", "logistic"]}}, "t")
+    assert grid.params == ("signal.gate", "strategy.rebalance")  # signal varies slowest
+    assert grid.size == 6
+    assert [grid.combination(i) for i in (0, 1, 5)] == [
+        {"signal.gate": "none", "strategy.rebalance": "weekly"},
+        {"signal.gate": "none", "strategy.rebalance": "monthly"},
+        {"signal.gate": "logistic", "strategy.rebalance": "monthly"},
+    ]
+    selection = select(grid, *BASE)
+    assert selection.n_trials == 6
+    assert selection.combos[3].signal.gate == "step"
+    assert selection.combos[3].strategy.rebalance == "monthly"
+
+
+def test_dict_fields_and_lag():
+    selection = _select({"signal": {"weights": {"issuance": [0.5, 2.0]}},
+                         "strategy": {"variant": ["long_only_tilt"],
+                                      "tilt": {"scarce": [[0.2, 0.0, 0.0]]}},
+                         "backtest": {"lag": [1, 2]}})
+    assert selection.n_trials == 4
+    combo = selection.combos[-1]
+    assert combo.signal.weight("issuance") == 2.0
+    assert combo.signal.weight("capex_yoy") == SignalConfig().weight("capex_yoy")
+    assert combo.strategy.tilt["scarce"] == (0.2, 0.0, 0.0)
+    assert combo.strategy.tilt["abundant"] == StrategyConfig().tilt["abundant"]
+    assert combo.lag == 2
+
+
+@pytest.mark.parametrize(("table", "message"), [
+    ({}, "grid 't' is empty"),
+    ({"strategy": {}}, "grid 't' is empty"),
+    ({"strategy": {"variant": []}}, "'strategy.variant' has an empty list"),
+    ({"strategy": {"rebalanse": ["weekly"]}}, "unknown grid parameter 'strategy.rebalanse' "
+                                               "(did you mean 'rebalance'?)"),
+    ({"signal": {"weights": {"issuence": [1.0]}}}, "'signal.weights.issuence'"),
+    ({"signals": {"gate": ["none"]}}, "unknown grid parameter 'signals'"),
+    ({"backtest": {"init_cash": [1.0]}}, "'backtest.init_cash' cannot vary"),
+    ({"strategy": {"variant": ["regime_long_short", "moon"]}},
+     "grid parameter 'strategy.variant' = 'moon'"),
+    ({"signal": {"buffer_window": [63, -1]}}, "grid parameter 'signal.buffer_window' = -1"),
+])
+def test_bad_grids_are_one_line_errors(table, message):
+    with pytest.raises(DrainError, match=re.escape(message)) as err:
+        _select(table)
+    assert "\n" not in str(err.value)
+
+
+def test_cap_and_sampling():
+    table = {"signal": {"buffer_window": list(range(20, 60))},
+             "strategy": {"vol_lookback": list(range(20, 70)),
+                          "weighting": ["inverse_vol"]}}
+    with pytest.raises(DrainError, match="2,000 combinations, more than the cap of 1,000; "
+                                         "draw a random subset with --sample"):
+        _select(table, cap=1000)
+    with pytest.raises(DrainError, match="above the cap"):
+        _select(table, cap=1000, sample=1001)
+    one = _select(table, cap=1000, sample=50, seed=3)
+    two = _select(table, cap=1000, sample=50, seed=3)
+    other = _select(table, cap=1000, sample=50, seed=4)
+    assert [c.number for c in one.combos] == [c.number for c in two.combos]
+    assert [c.number for c in one.combos] != [c.number for c in other.combos]
+    assert one.n_trials == 50 and one.sampled == 50
+    assert all(0 <= c.number < 2000 for c in one.combos)
+
+
+def test_jointly_invalid_and_duplicate_combinations_are_dropped():
+    selection = _select({"signal": {"draining_above": [0.25, 0.9], "scarce_above": [0.75, 1.5]},
+                         "strategy": {"variant": ["regime_long_short", "signal_long_short"],
+                                      "signal_scale": [1.0, 2.0]}})
+    # draining 0.9 with scarce 0.75 is rejected; signal_scale only matters to the signal
+    # variant, whose composite ignores the thresholds unless it rebalances on regimes.
+    assert selection.invalid == 4
+    assert selection.n_trials == 3 * 1 + 2  # regime variant per thresholds; signal variant x2
+    assert selection.duplicates == 16 - 4 - selection.n_trials
+    assert "scarce_above" in selection.first_invalid
+
+
+def test_shipped_grids_load_and_fit_the_cap():
+    document = tomllib.loads(default_config_path().read_text())
+    for name in [None, *document["tune"]["grids"]]:
+        grid_name, table = grid_section(document, name)
+        grid = grid_from_table(table, grid_name)
+        if grid_name != "benchmark":
+            assert select(grid, *BASE, cap=document["tune"]["cap"]).n_trials > 0
+    with pytest.raises(DrainError, match="unknown grid 'quik' \\(did you mean 'quick'\\?\\)"):
+        grid_section(document, "quik")
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return load_dataset(end="2020-12-31")
+
+
+def test_shared_signals_equal_compute_signal(dataset):
+    cache = SignalCache(dataset)
+    configs = [SignalConfig(gate="none"), SignalConfig(gate="none", draining_above=0.0,
+                                                       hysteresis=0.05),
+               SignalConfig(gate="none", scarce_above=1.0, hysteresis=0.2)]
+    for config in configs:
+        composite, regime = cache.get(config)
+        reference = compute_signal(dataset, config)
+        pd.testing.assert_series_equal(composite, reference.composite)
+        pd.testing.assert_series_equal(regime, reference.regime)
+    assert cache.n_signals == 3 and cache.n_composites == 1
+
+
+def test_interrupted_sweep_resumes_to_the_same_result(dataset, tmp_path):
+    selection = _select({"signal": {"gate": ["none", "step"]},
+                         "strategy": {"variant": ["regime_long_short", "long_only_tilt"],
+                                      "rebalance": ["weekly", "monthly", "regime"]}})
+    backtest = BacktestConfig()
+    start = "2019-06-03"
+    window = dataset.prices.loc[start:].index
+    key = sweep_key(selection, backtest, window, dataset.fingerprint(), 5)
+    whole = run_sweep(selection, dataset, backtest, start=start, chunk_size=5)
+
+    folder = tmp_path / "chunks"
+    prepare_chunk_dir(folder, key)
+
+    def stop(k: int) -> None:
+        if k == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(selection, dataset, backtest, start=start, chunk_dir=folder, chunk_size=5,
+                  on_chunk=stop)
+    assert sorted(p.name for p in folder.glob("chunk-*.parquet")) == [
+        "chunk-00000.parquet", "chunk-00001.parquet"]
+    prepare_chunk_dir(folder, key)  # the same sweep: finished chunks are kept
+    resumed = run_sweep(selection, dataset, backtest, start=start, chunk_dir=folder,
+                        chunk_size=5)
+    assert (resumed.chunks_reused, resumed.chunks_run) == (2, 1)
+    pd.testing.assert_frame_equal(resumed.table, whole.table)
+    np.testing.assert_array_equal(resumed.returns, whole.returns)
+
+    prepare_chunk_dir(folder, "another-sweep")  # a different sweep starts afresh
+    assert not list(folder.glob("chunk-*.parquet"))

@@ -1,0 +1,112 @@
+"""``drain tune`` end to end on a tiny grid, and its one-line errors."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from backtests.config import BacktestConfig
+from backtests.engine import run_backtest
+from backtests.fastsim import series_metrics
+from drain_cli.main import main
+from drain_data import load_dataset
+from drain_data.paths import reports_root
+from signals import SignalConfig, compute_signal
+from strategies import StrategyConfig, build_targets
+
+START, END = "2019-01-02", "2021-12-31"
+TINY = """
+[strategy]
+weighting = "equal"
+
+[tune]
+chunk_size = 3
+bootstrap_reps = 200
+
+[tune.walkforward]
+train = 250
+test = 126
+
+[tune.grid.signal]
+gate = ["none", "step"]
+
+[tune.grid.strategy]
+variant = ["regime_long_short", "long_only_tilt"]
+rebalance = ["weekly"]
+"""
+
+
+def _config(tmp_path, text: str):
+    path = tmp_path / "tune.toml"
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize(("grid", "message"), [
+    ("[tune.grid.strategy]\nvariant = []\n", "'strategy.variant' has an empty list"),
+    ("[tune.grid.strategy]\nvariants = ['beta_hedged']\n", "unknown grid parameter "
+                                                          "'strategy.variants'"),
+    ("[tune]\ncap = 10\n[tune.grid.strategy]\nvol_lookback = [10, 20, 30, 40]\n"
+     "leg_size = [0.1, 0.2, 0.3]\n", "12 combinations, more than the cap of 10"),
+    ("[tune.grid]\n", "no default grid"),
+])
+def test_bad_grids_exit_2_in_one_line_and_write_nothing(tmp_path, capsys, grid, message):
+    code = main(["tune", "--config", _config(tmp_path, grid), "--name", "bad", "--start", START,
+                 "--end", END, "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err
+    assert err.count("\n") == 1 and err.startswith("drain: error: ")
+    assert not reports_root().exists() or not any(reports_root().iterdir())
+
+
+def test_unknown_grid_name(tmp_path, capsys):
+    code = main(["tune", "--grid", "nope", "--name", "bad", "--no-progress"])
+    assert code == 2
+    assert "unknown grid 'nope'" in capsys.readouterr().err
+
+
+def test_tune_writes_the_run_and_best_toml_reproduces_it(tmp_path, capsys):
+    code = main(["tune", "--config", _config(tmp_path, TINY), "--name", "tiny", "--start", START,
+                 "--end", END, "--no-progress"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "verdict: " in out and "DSR: " in out
+    run = reports_root() / "tiny"
+    for name in ("results.parquet", "walkforward.parquet", "oos_returns.parquet",
+                 "heatmaps.html", "stability.html", "overfitting.html", "oos_tearsheet.html",
+                 "best.toml", "summary.json", "sweep/chunk-00000.parquet",
+                 "sweep/chunk-00001.parquet"):
+        assert (run / name).exists(), name
+    assert not [p for p in reports_root().iterdir() if p.name.startswith(".")]  # no leftovers
+    results = pd.read_parquet(run / "results.parquet")
+    assert len(results) == 4
+    assert {"signal.gate", "strategy.variant", "total_return", "cagr", "sharpe",
+            "max_drawdown", "turnover"} <= set(results.columns)
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["n_trials"] == 4
+    assert summary["verdict"] in out
+    for key in ("dsr", "pbo", "oos_sharpe", "spa_pvalue"):
+        assert math.isfinite(summary[key]), key
+    walk = pd.read_parquet(run / "walkforward.parquet")
+    assert {"is_sharpe", "oos_sharpe", "strategy.variant"} <= set(walk.columns)
+
+    # best.toml through the `drain backtest` pipeline gives the sweep's numbers
+    best = run / "best.toml"
+    signal = SignalConfig.from_toml(best)
+    strategy = StrategyConfig.from_toml(best)
+    backtest = BacktestConfig.from_toml(best)
+    dataset = load_dataset(end=END)
+    window = dataset.prices.loc[START:]
+    result = compute_signal(dataset, signal)
+    targets = build_targets(window, result.composite, result.regime, strategy)
+    again = run_backtest(targets.orders, window, window["IRX"], backtest)
+    metrics = series_metrics(again.returns)
+    row = results.iloc[summary["best_index"]]
+    assert row["sharpe"] == results["sharpe"].max()
+    assert abs(metrics["total_return"] - row["total_return"]) < 1e-6
+    assert abs(metrics["sharpe"] - row["sharpe"]) < 1e-6
+    assert strategy.variant == row["strategy.variant"] and signal.gate == row["signal.gate"]
