@@ -13,6 +13,9 @@ REGIME_COLOURS = {"abundant": "rgba(46,139,87,0.12)", "draining": "rgba(255,165,
                   "scarce": "rgba(220,20,60,0.15)"}
 
 
+SERIES_COLOURS = ("#111111", "#7b3fe4", "#f28e2b", "#59a14f", "#e15759")
+
+
 def run_figure(equity: pd.DataFrame, weights: pd.DataFrame, signal: pd.DataFrame,
                contributions: pd.DataFrame, title: str) -> go.Figure:
     """Five stacked panels sharing the date axis."""
@@ -34,12 +37,15 @@ def run_figure(equity: pd.DataFrame, weights: pd.DataFrame, signal: pd.DataFrame
          "layer": "below"}
         for first, last, name in regime_runs(signal["regime"])
     ]
+    colours = dict(zip(equity.columns, SERIES_COLOURS, strict=False))
     for col in equity.columns:
-        fig.add_trace(go.Scatter(x=equity.index, y=equity[col], name=col), row=2, col=1)
+        fig.add_trace(go.Scatter(x=equity.index, y=equity[col], name=col, legendgroup=col,
+                                 line={"color": colours[col], "width": 1.2}), row=2, col=1)
     fig.update_yaxes(type="log", row=2, col=1)
     for col in equity.columns:
         dd = equity[col] / equity[col].cummax() - 1.0
-        fig.add_trace(go.Scatter(x=dd.index, y=dd, name=f"drawdown {col}", showlegend=False),
+        fig.add_trace(go.Scatter(x=dd.index, y=dd, name=f"drawdown {col}", legendgroup=col,
+                                 showlegend=False, line={"color": colours[col], "width": 1}),
                       row=3, col=1)
     fig.add_trace(go.Scatter(x=weights.index, y=weights.abs().sum(axis=1), name="gross"),
                   row=4, col=1)
