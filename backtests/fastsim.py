@@ -10,16 +10,17 @@ needs each combination's daily returns. This module replays the same simulation 
   slippage as a fraction of price, one shared cash balance, partial fills of buys when cash runs
   short (vectorbt's ``buy_nb`` arithmetic, including its ``is_close`` tolerances).
 * **Same targets as** ``strategies.build_targets``: every variant's weights are ``sum_k a_k(t) *
-  B_k(t)``, with a few basis matrices ``B_k`` shared by all combinations (the long-short spread and
-  the beta-hedged spread at a leg size of 1, or the three long-only tilt baskets), built from the
-  same ``basket_weights`` and ``rolling_beta`` as ``strategies.variants``, and small
-  per-combination exposures ``a_k(t)`` from the signal (times the leg size). Volatility targeting
-  uses each basis' rolling covariance (a 3x3 Gram per day), then the long side is capped
-  (``cash_buffer``), then the rebalance schedule applies.
+  B_k(t)``, with a few basis matrices ``B_k`` shared by all combinations (the long-short spread,
+  the beta-hedged spread, or the three long-only tilt baskets), built with the same
+  ``basket_weights`` and ``rolling_beta`` as ``strategies.variants``, and small per-combination
+  exposures ``a_k(t)`` from the signal. Volatility targeting uses each basis' rolling covariance
+  (a 3x3 Gram per day), then the long side is capped (``cash_buffer``), then the rebalance
+  schedule applies (whose "held names changed" test needs exact zeros: the weights are formed
+  operation for operation as in ``strategies``).
 * **Not bit for bit**: sells are executed in column order and buys too, unless the buys could
   run out of cash, when they follow vectorbt's order exactly (it decides which buy is filled
-  partially); the leg size multiplies the spread instead of each leg. Both change only the last
-  bits of the result (the tests hold the two engines to 1e-6; they agree to about 1e-12).
+  partially). That changes only the last bits of the cash balance (the tests hold the two
+  engines to 1e-6; they agree to about 1e-13).
 
 The vectorbt engine stays the reference: tests compare the two on sampled combinations, and the
 configurations a sweep selects are always re-run through ``run_backtest``.
@@ -161,6 +162,7 @@ class FastSim:
         self._stack_sizes: tuple[int, ...] = ()
         self._stack: tuple[np.ndarray, ...] = ()
         self._baskets: dict[Any, pd.DataFrame] = {}
+        self._beta_cache: dict[Any, pd.DataFrame] = {}
         self._bases: list[np.ndarray] = []
         self._gram_keys: dict[Any, int] = {}
         self._grams: list[np.ndarray] = []
@@ -203,12 +205,21 @@ class FastSim:
             self._baskets[key] = basket_weights(self.market.prices, members, weighting, lookback)
         return self._baskets[key]
 
+    def _betas(self, columns: pd.Index, hedge: str, lookback: int) -> pd.DataFrame:
+        key = (tuple(columns), hedge, lookback)
+        if key not in self._beta_cache:
+            self._beta_cache[key] = rolling_beta(self.market.prices[columns.union([hedge])],
+                                                 hedge, lookback)
+        return self._beta_cache[key]
+
     def basis(self, config: StrategyConfig) -> int:
         """Index of the first basis matrix of ``config`` (1 matrix, or 3 for the tilt).
 
-        The formulas are those of ``strategies.variants`` with exposure 1 and leg size 1: the
-        spread ``long - short``; the hedged spread, whose hedge asset carries minus the spread's
-        beta; the tilt's cash-flow basket, speculative basket and hedge asset (1 where priced).
+        The formulas are those of ``strategies.variants`` at exposure 1, operation for
+        operation (the hedge leg is a sum across names, and whether it comes out exactly zero
+        decides whether the hedge asset is "held"): the spread ``long * leg - short * leg``; the
+        hedged spread, whose hedge asset carries minus the spread's beta; the tilt's cash-flow
+        basket, speculative basket and hedge asset (1 where priced).
         """
         cached = self._basis_by_id.get(id(config))
         if cached is not None and cached[0] is config:
@@ -219,9 +230,9 @@ class FastSim:
         if config.variant == "long_only_tilt":
             key: tuple = ("tilt", common, config.hedge_asset)
         elif config.variant == "beta_hedged":
-            key = ("hedged", common, config.beta_lookback, config.hedge_asset)
+            key = ("hedged", common, config.leg_size, config.beta_lookback, config.hedge_asset)
         else:
-            key = ("spread", common)
+            key = ("spread", common, config.leg_size)
         if key not in self._basis_keys:
             long_w = self._basket(long_members, config.weighting, config.vol_lookback)
             short_w = self._basket(short_members, config.weighting, config.vol_lookback)
@@ -229,11 +240,11 @@ class FastSim:
                 market = self.market.prices[[config.hedge_asset]].notna().astype(float)
                 frames = [long_w, short_w, market]
             else:
-                book = long_w.sub(short_w, fill_value=0.0)
+                leg = config.leg_size
+                book = long_w.mul(leg).sub(short_w.mul(leg), fill_value=0.0)
                 if key[0] == "hedged":
                     hedge = config.hedge_asset
-                    betas = rolling_beta(self.market.prices[book.columns.union([hedge])], hedge,
-                                         config.beta_lookback)
+                    betas = self._betas(book.columns, hedge, config.beta_lookback)
                     book_beta = (book * betas[book.columns].fillna(1.0)).sum(axis=1)
                     book = book.copy()
                     if hedge not in book.columns:
@@ -272,7 +283,6 @@ class FastSim:
             config.signal_scale, config.signal_cap,
             np.nan if config.vol_target is None else config.vol_target, config.max_leverage,
             np.nan if buffer is None else buffer,
-            1.0 if config.variant == "long_only_tilt" else config.leg_size,
             *tilt,
         )
         self._params_by_id[id(config)] = (config, row)
@@ -315,8 +325,8 @@ class FastSim:
             np.asarray(signal_ids, dtype=np.int64), ints[:, 0].copy(), ints[:, 1].copy(),
             ints[:, 2].copy(), ints[:, 3].copy(), rows[:, 4] != 0.0,
             rows[:, 5].copy(), rows[:, 6].copy(),
-            np.ascontiguousarray(rows[:, 11:20].reshape(n, 3, 3)),
-            rows[:, 7].copy(), rows[:, 8].copy(), rows[:, 9].copy(), rows[:, 10].copy(),
+            np.ascontiguousarray(rows[:, 10:19].reshape(n, 3, 3)),
+            rows[:, 7].copy(), rows[:, 8].copy(), rows[:, 9].copy(),
             np.asarray(lags, dtype=np.int64), metrics, returns,
         )
         return metrics, returns
@@ -435,7 +445,7 @@ def _sell(cash: float, position: float, size: float, px: float, slip: float,
 def _simulate_one(
     c, close, fees, slip, cash_index, init_cash, bases, pids, grams,
     composite, regime, regime_change, calendar, sig, variant, basis, gram, rule, reverse,
-    scale_p, cap_p, tilt, vol_target, max_lev, cash_buffer, leg, lag, metrics, out_returns,
+    scale_p, cap_p, tilt, vol_target, max_lev, cash_buffer, lag, metrics, out_returns,
 ):
     """One combination, day by day: decide at close t, fill at close t + lag, value at close."""
     n_days, n_cols = close.shape
@@ -448,7 +458,6 @@ def _simulate_one(
     lg = lag[c]
     r = rule[c]
     buffer = cash_buffer[c]
-    leg_c = leg[c]
     reg = regime[s]
     comp = composite[s]
     schedule = regime_change[s] if r == 3 else calendar[r]
@@ -480,7 +489,6 @@ def _simulate_one(
         code = reg[t]
         if var == 1 or code != code_prev:  # the other variants read only the regime
             _exposure(var, code, comp[t], reverse[c], scale_p[c], cap_p[c], tilt_c, a)
-            a[0] *= leg_c
             code_prev = code
         mask_bits = 0
         changed = False
@@ -654,13 +662,13 @@ def _simulate_one(
 def _simulate_many(
     close, fees, slip, cash_index, init_cash, bases, pids, grams,
     composite, regime, regime_change, calendar, sig, variant, basis, gram, rule, reverse,
-    scale_p, cap_p, tilt, vol_target, max_lev, cash_buffer, leg, lag, metrics, out_returns,
+    scale_p, cap_p, tilt, vol_target, max_lev, cash_buffer, lag, metrics, out_returns,
 ):
     for c in prange(sig.shape[0]):
         _simulate_one(
             c, close, fees, slip, cash_index, init_cash, bases, pids, grams,
             composite, regime, regime_change, calendar, sig, variant, basis, gram, rule,
-            reverse, scale_p, cap_p, tilt, vol_target, max_lev, cash_buffer, leg, lag, metrics,
+            reverse, scale_p, cap_p, tilt, vol_target, max_lev, cash_buffer, lag, metrics,
             out_returns,
         )
 

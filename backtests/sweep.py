@@ -44,6 +44,7 @@ import pandas as pd
 from backtests.config import BacktestConfig
 from backtests.fastsim import KERNEL_VERSION, METRICS, FastSim
 from drain_data.errors import DrainError
+from drain_data.store import Dataset
 from signals import SignalConfig, compute_signal
 from signals.transforms import regimes_with_hysteresis
 from strategies import StrategyConfig, universe
@@ -409,32 +410,67 @@ def _attempt(build: Callable[[int], Any], i: int) -> Any:
 
 class SignalCache:
     """Each distinct signal computed once; configurations that differ only in the regime
-    thresholds share one ``compute_signal`` call (the regimes are re-derived from its composite
-    by ``regimes_with_hysteresis``, the function ``compute_signal`` itself ends with)."""
+    thresholds share one ``compute_signal`` call.
+
+    ``compute_signal`` warms its statistics up on sessions before the first price (the macro
+    history), and its regimes carry their hysteresis state from there. So the shared call runs on
+    a dataset extended to those warm-up sessions, and the regimes of the other thresholds are
+    re-derived on that longer composite by ``regimes_with_hysteresis`` (the function
+    ``compute_signal`` itself ends with), then cut to the dataset's sessions. The first group is
+    checked against a plain ``compute_signal``; if they ever differ, nothing is shared.
+    """
 
     def __init__(self, dataset) -> None:
         self.dataset = dataset
+        self.sessions = dataset.sessions
+        try:
+            from signals.pit import warmup_sessions
+
+            extended = warmup_sessions(dataset)
+        except ImportError:  # an older signals module: no warm-up before the first price
+            extended = dataset.sessions
+        self._extended = Dataset(prices=dataset.prices.reindex(extended), macro=dataset.macro,
+                                 capex=dataset.capex, issuance=dataset.issuance)
         self._composites: dict[SignalConfig, pd.Series] = {}
         self._signals: dict[SignalConfig, tuple[pd.Series, pd.Series]] = {}
+        self.shared: bool | None = None  # None until the first group is checked
         self.seconds = 0.0
+        self.calls = 0
+
+    def _compute(self, dataset, config: SignalConfig):
+        self.calls += 1
+        return compute_signal(dataset, config)
 
     def get(self, config: SignalConfig) -> tuple[pd.Series, pd.Series]:
         """(composite, regime) of ``config`` on the dataset's sessions."""
-        if config not in self._signals:
-            started = time.perf_counter()
-            group = dataclasses.replace(config, draining_above=0.25, scarce_above=0.75,
-                                        hysteresis=0.1)
+        if config in self._signals:
+            return self._signals[config]
+        started = time.perf_counter()
+        group = dataclasses.replace(config, draining_above=0.25, scarce_above=0.75,
+                                    hysteresis=0.1)
+        if self.shared is False:
+            result = self._compute(self.dataset, config)
+            out = (result.composite, result.regime)
+        else:
             if group not in self._composites:
-                result = compute_signal(self.dataset, config)
-                self._composites[group] = result.composite
-                self._signals[config] = (result.composite, result.regime)
-            else:
-                composite = self._composites[group]
-                regime = regimes_with_hysteresis(composite, config.draining_above,
-                                                 config.scarce_above, config.hysteresis)
-                self._signals[config] = (composite, regime)
-            self.seconds += time.perf_counter() - started
-        return self._signals[config]
+                full = self._compute(self._extended, config)
+                self._composites[group] = full.composite
+                if self.shared is None:
+                    direct = self._compute(self.dataset, config)
+                    self.shared = (
+                        direct.composite.equals(full.composite.reindex(self.sessions))
+                        and direct.regime.equals(full.regime.reindex(self.sessions)))
+                    if not self.shared:
+                        self._signals[config] = (direct.composite, direct.regime)
+                        self.seconds += time.perf_counter() - started
+                        return self._signals[config]
+            composite = self._composites[group]
+            regime = regimes_with_hysteresis(composite, config.draining_above,
+                                             config.scarce_above, config.hysteresis)
+            out = (composite.reindex(self.sessions), regime.reindex(self.sessions))
+        self._signals[config] = out
+        self.seconds += time.perf_counter() - started
+        return out
 
     @property
     def n_signals(self) -> int:
@@ -444,7 +480,7 @@ class SignalCache:
     @property
     def n_composites(self) -> int:
         """``compute_signal`` calls made."""
-        return len(self._composites)
+        return self.calls
 
 
 # --------------------------------------------------------------------------------------------

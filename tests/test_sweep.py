@@ -128,16 +128,18 @@ def dataset():
 
 
 def test_shared_signals_equal_compute_signal(dataset):
+    """Threshold variants re-derived from one shared composite equal their own compute_signal,
+    including the first sessions, whose hysteresis state comes from the warm-up history."""
     cache = SignalCache(dataset)
-    configs = [SignalConfig(gate="none"), SignalConfig(gate="none", draining_above=0.0,
-                                                       hysteresis=0.05),
-               SignalConfig(gate="none", scarce_above=1.0, hysteresis=0.2)]
+    configs = [SignalConfig(gate=gate, draining_above=draining, hysteresis=h)
+               for gate in ("none", "step") for draining in (0.0, 0.25) for h in (0.05, 0.15)]
     for config in configs:
         composite, regime = cache.get(config)
         reference = compute_signal(dataset, config)
         pd.testing.assert_series_equal(composite, reference.composite)
         pd.testing.assert_series_equal(regime, reference.regime)
-    assert cache.n_signals == 3 and cache.n_composites == 1
+    assert cache.shared is True
+    assert cache.n_signals == 8 and cache.n_composites == 2 + 1  # 2 groups, 1 check
 
 
 def test_interrupted_sweep_resumes_to_the_same_result(dataset, tmp_path):

@@ -32,6 +32,7 @@ test = 126
 
 [tune.grid.signal]
 gate = ["none", "step"]
+hysteresis = [0.05, 0.15]
 
 [tune.grid.strategy]
 variant = ["regime_long_short", "long_only_tilt"]
@@ -79,15 +80,15 @@ def test_tune_writes_the_run_and_best_toml_reproduces_it(tmp_path, capsys):
     for name in ("results.parquet", "walkforward.parquet", "oos_returns.parquet",
                  "heatmaps.html", "stability.html", "overfitting.html", "oos_tearsheet.html",
                  "best.toml", "summary.json", "sweep/chunk-00000.parquet",
-                 "sweep/chunk-00001.parquet"):
+                 "sweep/chunk-00002.parquet"):
         assert (run / name).exists(), name
     assert not [p for p in reports_root().iterdir() if p.name.startswith(".")]  # no leftovers
     results = pd.read_parquet(run / "results.parquet")
-    assert len(results) == 4
+    assert len(results) == 8
     assert {"signal.gate", "strategy.variant", "total_return", "cagr", "sharpe",
             "max_drawdown", "turnover"} <= set(results.columns)
     summary = json.loads((run / "summary.json").read_text())
-    assert summary["n_trials"] == 4
+    assert summary["n_trials"] == 8
     assert summary["verdict"] in out
     for key in ("dsr", "pbo", "oos_sharpe", "spa_pvalue"):
         assert math.isfinite(summary[key]), key
@@ -110,3 +111,4 @@ def test_tune_writes_the_run_and_best_toml_reproduces_it(tmp_path, capsys):
     assert abs(metrics["total_return"] - row["total_return"]) < 1e-6
     assert abs(metrics["sharpe"] - row["sharpe"]) < 1e-6
     assert strategy.variant == row["strategy.variant"] and signal.gate == row["signal.gate"]
+    assert signal.hysteresis == row["signal.hysteresis"]
