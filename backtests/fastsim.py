@@ -32,6 +32,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numba
 import numpy as np
 import pandas as pd
 from numba import njit, prange
@@ -129,7 +130,8 @@ def _gram(bases: list[np.ndarray], returns: np.ndarray, lookback: int) -> np.nda
     if n_days < lookback:
         return out
     windows = sliding_window_view(returns, lookback, axis=0)  # (T-L+1, N, L)
-    books = np.stack([np.einsum("tnl,tn->tl", windows, b[lookback - 1:]) for b in bases], axis=1)
+    books = np.stack([np.matmul(b[lookback - 1:, None, :], windows)[:, 0, :] for b in bases],
+                     axis=1)
     books = books - books.mean(axis=2, keepdims=True)  # (T-L+1, K, L)
     gram = np.einsum("tkl,tjl->tkj", books, books) / (lookback - 1)
     k = len(bases)
@@ -163,11 +165,14 @@ class FastSim:
         self._stack: tuple[np.ndarray, ...] = ()
         self._baskets: dict[Any, pd.DataFrame] = {}
         self._beta_cache: dict[Any, pd.DataFrame] = {}
+        self._basis_leg: dict[int, tuple[tuple, float]] = {}
+        self._gram_first: dict[Any, tuple[np.ndarray, float]] = {}
         self._bases: list[np.ndarray] = []
         self._gram_keys: dict[Any, int] = {}
         self._grams: list[np.ndarray] = []
         self._returns = (self.market.prices.pct_change(fill_method=None).fillna(0.0)
                          .to_numpy(dtype=np.float64))
+        self._unpriced = self.market.prices.isna().to_numpy()
 
     # --- signals ----------------------------------------------------------------------------
     def signal_id(self, key: Any) -> int | None:
@@ -194,10 +199,13 @@ class FastSim:
 
     # --- basis matrices ---------------------------------------------------------------------
     def _frame_basis(self, weights: pd.DataFrame) -> np.ndarray:
-        tickers = list(self.market.tickers)
-        weights = weights.reindex(columns=tickers, fill_value=0.0).fillna(0.0)
-        weights = weights.where(self.market.prices.notna(), 0.0)
-        return np.ascontiguousarray(weights.to_numpy(dtype=np.float64))
+        """``weights`` on all tickers (0 elsewhere), NaN as 0, 0 where a ticker has no price:
+        ``build_targets``' reindex, fillna and where, in numpy."""
+        out = np.zeros((len(self.market.index), len(self.market.tickers)))
+        position = {t: n for n, t in enumerate(self.market.tickers)}
+        out[:, [position[name] for name in weights.columns]] = weights.to_numpy(np.float64)
+        out[np.isnan(out) | self._unpriced] = 0.0
+        return out
 
     def _basket(self, members: tuple[str, ...], weighting: str, lookback: int) -> pd.DataFrame:
         key = (members, weighting, lookback)
@@ -252,6 +260,9 @@ class FastSim:
                     book[hedge] = book[hedge] - book_beta
                 frames = [book]
             self._basis_keys[key] = len(self._bases)
+            family = key if key[0] == "tilt" else key[:2] + key[3:]  # the key without leg
+            leg = 1.0 if key[0] == "tilt" else config.leg_size
+            self._basis_leg[len(self._bases)] = (family, leg)
             self._bases.extend(self._frame_basis(frame) for frame in frames)
         self._basis_by_id[id(config)] = (config, self._basis_keys[key])
         return self._basis_keys[key]
@@ -263,9 +274,18 @@ class FastSim:
         k = 3 if config.variant == "long_only_tilt" else 1
         key = (basis, config.vol_target_lookback)
         if key not in self._gram_keys:
-            bases = self._bases[basis:basis + k]
+            # A spread at another leg size is the same spread scaled (to the last bits): its
+            # covariance is the first one's times the squared ratio of the leg sizes.
+            family, leg = self._basis_leg[basis]
+            first = self._gram_first.get((family, config.vol_target_lookback))
+            if first is None:
+                gram = _gram(self._bases[basis:basis + k], self._returns,
+                             config.vol_target_lookback)
+                self._gram_first[(family, config.vol_target_lookback)] = (gram, leg)
+            else:
+                gram = first[0] * (leg / first[1]) ** 2
             self._gram_keys[key] = len(self._grams)
-            self._grams.append(_gram(bases, self._returns, config.vol_target_lookback))
+            self._grams.append(gram)
         return self._gram_keys[key]
 
     # --- the kernel call --------------------------------------------------------------------
@@ -288,6 +308,12 @@ class FastSim:
         self._params_by_id[id(config)] = (config, row)
         return row
 
+    def prepare(self, strategies: list[StrategyConfig]) -> None:
+        """Build every basis and Gram matrix ``strategies`` need (before the first ``run``,
+        so the shared arrays are assembled once)."""
+        for config in {id(c): c for c in strategies}.values():
+            self._params(config)
+
     def _stacked(self) -> tuple[np.ndarray, ...]:
         """The shared arrays as the kernel wants them (rebuilt only when something was added)."""
         sizes = (len(self._bases), len(self._grams), len(self._composite))
@@ -305,30 +331,32 @@ class FastSim:
         return self._stack
 
     def run(self, signal_ids: np.ndarray, strategies: list[StrategyConfig],
-            lags: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+            lags: np.ndarray | None = None, out: np.ndarray | None = None,
+            ) -> tuple[np.ndarray, np.ndarray]:
         """Simulate each (signal, strategy) pair: metrics (n, len(METRICS)) and float32 daily
-        returns (n, T)."""
+        returns (n, T), written into ``out`` when given (a C-contiguous float32 block)."""
         n = len(strategies)
         lags = np.full(n, self.backtest.lag, dtype=np.int64) if lags is None else lags
         n_days = len(self.market.index)
         metrics = np.empty((n, len(METRICS)), dtype=np.float64)
-        returns = np.empty((n, n_days), dtype=np.float32)
+        returns = np.empty((n, n_days), dtype=np.float32) if out is None else out
         if n == 0:
             return metrics, returns
         rows = np.array([self._params(c) for c in strategies], dtype=np.float64)
         ints = rows[:, :4].astype(np.int64)
         bases, pids, grams, composite, regime, regime_change = self._stacked()
         m = self.market
-        _simulate_many(
-            m.close, m.fees, m.slippage, m.cash, m.init_cash, bases, pids, grams,
-            composite, regime, regime_change, self._calendar,
-            np.asarray(signal_ids, dtype=np.int64), ints[:, 0].copy(), ints[:, 1].copy(),
-            ints[:, 2].copy(), ints[:, 3].copy(), rows[:, 4] != 0.0,
-            rows[:, 5].copy(), rows[:, 6].copy(),
-            np.ascontiguousarray(rows[:, 10:19].reshape(n, 3, 3)),
-            rows[:, 7].copy(), rows[:, 8].copy(), rows[:, 9].copy(),
-            np.asarray(lags, dtype=np.int64), metrics, returns,
-        )
+        with numba.parallel_chunksize(8):  # combinations differ in cost: balance the threads
+            _simulate_many(
+                m.close, m.fees, m.slippage, m.cash, m.init_cash, bases, pids, grams,
+                composite, regime, regime_change, self._calendar,
+                np.asarray(signal_ids, dtype=np.int64), ints[:, 0].copy(), ints[:, 1].copy(),
+                ints[:, 2].copy(), ints[:, 3].copy(), rows[:, 4] != 0.0,
+                rows[:, 5].copy(), rows[:, 6].copy(),
+                np.ascontiguousarray(rows[:, 10:19].reshape(n, 3, 3)),
+                rows[:, 7].copy(), rows[:, 8].copy(), rows[:, 9].copy(),
+                np.asarray(lags, dtype=np.int64), metrics, returns,
+            )
         return metrics, returns
 
 
@@ -363,7 +391,8 @@ def _add(a: float, b: float) -> float:
 
 @njit(cache=True, inline="always", error_model="numpy")
 def _snap(x: float) -> float:
-    return 0.0 if _is_close(x, 0.0) else x
+    """``0.0 if is_close(x, 0) else x``; for a zero target that is ``|x| <= abs_tol``."""
+    return 0.0 if abs(x) <= _ABS_TOL else x
 
 
 @njit(cache=True, error_model="numpy")
@@ -400,6 +429,22 @@ def _exposure(variant: int, code: int, comp: float, reverse: bool, scale: float,
 
 
 @njit(cache=True, inline="always", error_model="numpy")
+def _book_value(active, active_pos, n_active: int, row) -> float:
+    """Sum of position x price over the held columns, in four partial sums (a short add chain;
+    vectorbt adds column by column, so the last bits may differ)."""
+    s0 = s1 = s2 = s3 = 0.0
+    n4 = n_active - n_active % 4
+    for q in range(0, n4, 4):
+        s0 += active_pos[q] * row[active[q]]
+        s1 += active_pos[q + 1] * row[active[q + 1]]
+        s2 += active_pos[q + 2] * row[active[q + 2]]
+        s3 += active_pos[q + 3] * row[active[q + 3]]
+    for q in range(n4, n_active):
+        s0 += active_pos[q] * row[active[q]]
+    return (s0 + s1) + (s2 + s3)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
 def _buy(cash: float, position: float, amount: float, px: float, slip: float,
          fee: float) -> tuple[float, float, float, float, float]:
     """vectorbt ``buy_nb`` (cash-limited, partial fill): cash, position, size, price, fees."""
@@ -409,7 +454,7 @@ def _buy(cash: float, position: float, amount: float, px: float, slip: float,
     req_cash = amount * adj_price
     req_fees = req_cash * fee
     total = req_cash + req_fees
-    if _is_close(total, cash) or total < cash:
+    if total < cash or _is_close(total, cash):
         final_size = amount
         fees_paid = req_fees
         final_req = total
@@ -420,7 +465,7 @@ def _buy(cash: float, position: float, amount: float, px: float, slip: float,
         final_size = max_req / adj_price
         fees_paid = cash - max_req
         final_req = cash
-    if _is_close(amount, 0.0):
+    if abs(amount) <= _ABS_TOL:  # is_close(amount, 0)
         return cash, position, 0.0, adj_price, 0.0
     return _add(cash, -final_req), _add(position, final_size), final_size, adj_price, fees_paid
 
@@ -431,7 +476,7 @@ def _sell(cash: float, position: float, size: float, px: float, slip: float,
     """vectorbt ``sell_nb`` (short sales are not cash-limited): cash, position, size, price,
     fees."""
     adj_price = px * (1.0 - slip)
-    if _is_close(size, 0.0):
+    if abs(size) <= _ABS_TOL:  # is_close(size, 0)
         return cash, position, 0.0, adj_price, 0.0
     acq = size * adj_price
     fees_paid = acq * fee
@@ -513,31 +558,35 @@ def _simulate_one(
                     if vol > 0.0:
                         factor = min(vol_target[c] / vol, max_lev[c])
             w = pending[slot]
-            longs = 0.0
-            shorts = 0.0
-            for n in range(n_tick):  # one pass: weights, held names, long and short sums
-                if k == 1:
-                    x = bases[b0, t, n] * a[0]
-                else:
-                    x = (bases[b0, t, n] * a[0] + bases[b0 + 1, t, n] * a[1]
-                         + bases[b0 + 2, t, n] * a[2])
-                if g >= 0:
-                    x = x * factor
-                w[n] = x
-                if x > 0.0:
-                    longs += x
-                elif x < 0.0:
-                    shorts += x
-                if changed:  # the set of held names may have changed: compare it exactly
-                    now = x != 0.0
+            basis_t = bases[b0, t]
+            if k == 1:  # (B * a) * factor, rounded as strategies rounds it
+                a0 = a[0]
+                for n in range(n_tick):
+                    w[n] = basis_t[n] * a0
+            else:
+                a0, a1, a2 = a[0], a[1], a[2]
+                basis_1 = bases[b0 + 1, t]
+                basis_2 = bases[b0 + 2, t]
+                for n in range(n_tick):
+                    w[n] = basis_t[n] * a0 + basis_1[n] * a1 + basis_2[n] * a2
+            if g >= 0:
+                for n in range(n_tick):
+                    w[n] = w[n] * factor
+            if changed:  # the set of held names may have changed: compare it exactly
+                for n in range(n_tick):
+                    now = w[n] != 0.0
                     if now != held[n]:
                         is_reb = True
                         held[n] = now
-            if changed:
                 mask_prev = mask_bits
                 for kk in range(k):
                     pid_prev[kk] = pids[b0 + kk, t] if a[kk] != 0.0 else -1
             if is_reb and not np.isnan(buffer):  # no margin loans: cap the long side
+                longs = 0.0
+                shorts = 0.0
+                for n in range(n_tick):
+                    longs += max(w[n], 0.0)
+                    shorts += min(w[n], 0.0)
                 room = 1.0 - buffer - shorts
                 if longs > room:
                     cap_scale = room / longs
@@ -551,43 +600,40 @@ def _simulate_one(
         src = slot + 1 if slot < lg else 0  # the decision made lag sessions ago
         if t >= lg and pending_on[src]:
             cash = _snap(cash)
-            value_now = cash
-            for q in range(n_active):
-                j = active[q]
-                value_now += pos[j] * close[t, j]
+            value_now = cash + _book_value(active, active_pos, n_active, close[t])
             value = _snap(value_now)
             if value > 0.0:  # otherwise vectorbt ignores or rejects every order
                 n_buy = 0
                 need = 0.0
-                for j in range(n_cols):  # sells now (never cash-limited), buys collected
-                    tw = pending[src, j >> 1]
-                    held_now = pos[j]
-                    if tw == 0.0 and held_now == 0.0:
+                for nt in range(n_tick):  # sells now (never cash-limited), buys collected
+                    tw = pending[src, nt]
+                    if tw == 0.0 and pos[2 * nt] == 0.0 and pos[2 * nt + 1] == 0.0:
                         continue  # a no-op in vectorbt too
-                    size = min(tw, 0.0) if j & 1 else max(tw, 0.0)  # short leg, long leg
-                    if held_now == 0.0 and size == 0.0:
-                        continue
-                    px = close[t, j]
-                    if np.isnan(px):
-                        continue
-                    position = _snap(held_now)
-                    pos[j] = position
-                    amount = size * value
-                    amount = amount / px
-                    amount = amount - position
-                    nt = j >> 1
-                    if amount > 0.0:
-                        buy_col[n_buy] = j
-                        buy_amount[n_buy] = amount
-                        buy_value[n_buy] = size * value_now - held_now * px  # vectorbt's key
-                        need += amount * px * (1.0 + slip[nt]) * (1.0 + fees[nt])
-                        n_buy += 1
-                        continue
-                    cash = _snap(cash)
-                    cash, pos[j], done, price, paid = _sell(cash, position, -amount, px,
-                                                            slip[nt], fees[nt])
-                    traded += done * price
-                    costs += paid + abs(price - px) * done
+                    for j in range(2 * nt, 2 * nt + 2):  # the long leg, then the short leg
+                        size = min(tw, 0.0) if j & 1 else max(tw, 0.0)
+                        held_now = pos[j]
+                        if held_now == 0.0 and size == 0.0:
+                            continue
+                        px = close[t, j]
+                        if np.isnan(px):
+                            continue
+                        position = _snap(held_now)
+                        pos[j] = position
+                        amount = size * value
+                        amount = amount / px
+                        amount = amount - position
+                        if amount > 0.0:
+                            buy_col[n_buy] = j
+                            buy_amount[n_buy] = amount
+                            buy_value[n_buy] = size * value_now - held_now * px  # the sort key
+                            need += amount * px * (1.0 + slip[nt]) * (1.0 + fees[nt])
+                            n_buy += 1
+                            continue
+                        cash = _snap(cash)
+                        cash, pos[j], done, price, paid = _sell(cash, position, -amount, px,
+                                                                slip[nt], fees[nt])
+                        traded += done * price
+                        costs += paid + abs(price - px) * done
                 cash = _snap(cash)
                 if need > cash * (1.0 - 1e-7):  # may run short: vectorbt's order decides
                     for q in range(1, n_buy):  # stable insertion sort by order value
@@ -618,18 +664,8 @@ def _simulate_one(
                     active[n_active] = j
                     active_pos[n_active] = pos[j]
                     n_active += 1
-        # ---- 3. value at the close, in dollars (four partial sums: a shorter add chain) ----
-        s0 = s1 = s2 = s3 = 0.0
-        row = close[t]
-        n4 = n_active - n_active % 4
-        for q in range(0, n4, 4):
-            s0 += active_pos[q] * row[active[q]]
-            s1 += active_pos[q + 1] * row[active[q + 1]]
-            s2 += active_pos[q + 2] * row[active[q + 2]]
-            s3 += active_pos[q + 3] * row[active[q + 3]]
-        for q in range(n4, n_active):
-            s0 += active_pos[q] * row[active[q]]
-        value_close = cash + ((s0 + s1) + (s2 + s3))
+        # ---- 3. value at the close, in dollars ---------------------------------------------
+        value_close = cash + _book_value(active, active_pos, n_active, close[t])
         equity = value_close * cash_index[t]
         rets[t] = equity / prev_equity - 1.0
         out_returns[c, t] = rets[t]

@@ -546,7 +546,7 @@ def _write_chunk(path: Path, numbers: list[int], metrics: np.ndarray,
     columns = {"combo": pa.array(numbers, pa.int64())}
     for j, name in enumerate(METRICS):
         columns[name] = pa.array(metrics[:, j], pa.float64())
-    blob = pa.py_buffer(np.ascontiguousarray(returns, dtype="<f4").tobytes())
+    blob = pa.py_buffer(np.ascontiguousarray(returns, dtype="<f4"))  # no copy
     columns["returns"] = pa.Array.from_buffers(pa.binary(4 * n_days), n, [None, blob])
     tmp = path.with_suffix(".tmp")
     pq.write_table(pa.table(columns), tmp, compression="none", use_dictionary=False,
@@ -660,18 +660,21 @@ def run_sweep(
                     reused += 1
                     advance(hi - lo)
                     continue
-            if sim is None:
+            if sim is None:  # the first chunk to run: shared inputs for all the rest, once
                 missing = [t for t in [*tickers, backtest.cash_rate_ticker]
                            if t not in window.columns]
                 if missing:
                     raise DrainError(f"no price data for {missing[0]!r}; fetch it with "
                                      f"'drain data update --tickers {missing[0]}'")
                 sim = FastSim(window, tickers, backtest)
+                for combo in combos[lo:]:
+                    _signal_id(sim, signals, combo.signal, known)
+                sim.prepare([c.strategy for c in combos[lo:]])
             ids = np.array([_signal_id(sim, signals, c.signal, known) for c in part],
                            dtype=np.int64)
             lags = np.array([c.lag for c in part], dtype=np.int64)
-            m, r = sim.run(ids, [c.strategy for c in part], lags)
-            metrics[lo:hi], returns[lo:hi] = m, r
+            m, r = sim.run(ids, [c.strategy for c in part], lags, out=returns[lo:hi])
+            metrics[lo:hi] = m
             run += 1
             saved()
             if path is not None:  # saved while the next chunk runs (the kernel drops the GIL)
@@ -701,9 +704,21 @@ def _signal_id(sim: FastSim, cache: SignalCache, config: SignalConfig,
 
 def results_table(selection: Selection, metrics: np.ndarray) -> pd.DataFrame:
     """One row per combination: its number, every grid parameter, and the metrics."""
-    rows = {"combo": [c.number for c in selection.combos]}
-    for param in selection.grid.params:
-        rows[param] = [_cell(c.params[param]) for c in selection.combos]
+    grid = selection.grid
+    numbers = np.array([c.number for c in selection.combos], dtype=np.int64)
+    rows: dict[str, Any] = {"combo": numbers}
+    stride = grid.size
+    for param, values in zip(grid.params, grid.values, strict=True):
+        stride //= len(values)
+        cells = np.empty(len(values), dtype=object)
+        cells[:] = [_cell(v) for v in values]
+        column = cells[(numbers // stride) % len(values)]
+        kinds = {type(v) for v in cells}
+        if not kinds - {int, float}:  # numbers
+            column = column.astype(float if float in kinds else np.int64)
+        elif len(kinds) > 1:  # e.g. "none" and 0.1: one type for parquet
+            column = column.astype(str)
+        rows[param] = column
     table = pd.DataFrame(rows)
     for j, name in enumerate(METRICS):
         table[name] = metrics[:, j]

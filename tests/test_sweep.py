@@ -173,3 +173,16 @@ def test_interrupted_sweep_resumes_to_the_same_result(dataset, tmp_path):
 
     prepare_chunk_dir(folder, "another-sweep")  # a different sweep starts afresh
     assert not list(folder.glob("chunk-*.parquet"))
+
+
+def test_a_finished_run_seeds_the_chunks_of_the_same_sweep(tmp_path):
+    finished = tmp_path / "run" / "sweep"
+    finished.mkdir(parents=True)
+    (finished / "sweep.json").write_text('{"key": "abc"}')
+    (finished / "chunk-00000.parquet").write_bytes(b"x")
+    staging = tmp_path / ".run.sweep"
+    prepare_chunk_dir(staging, "abc", previous=finished)
+    assert (staging / "chunk-00000.parquet").exists()
+    other = tmp_path / ".other.sweep"
+    prepare_chunk_dir(other, "def", previous=finished)  # another sweep: nothing reused
+    assert not list(other.glob("chunk-*.parquet"))
