@@ -515,6 +515,8 @@ def _simulate_one(
     pending_on = np.zeros(lg + 1, dtype=np.bool_)
     a = np.zeros(3)
     tilt_c = tilt[c]
+    sell_col = np.empty(n_cols, dtype=np.int64)
+    sell_amount = np.empty(n_cols)
     buy_col = np.empty(n_cols, dtype=np.int64)
     buy_amount = np.empty(n_cols)
     buy_value = np.empty(n_cols)
@@ -604,8 +606,9 @@ def _simulate_one(
             value = _snap(value_now)
             if value > 0.0:  # otherwise vectorbt ignores or rejects every order
                 n_buy = 0
+                n_sell = 0
                 need = 0.0
-                for nt in range(n_tick):  # sells now (never cash-limited), buys collected
+                for nt in range(n_tick):  # each leg's order, sorted into sells and buys
                     tw = pending[src, nt]
                     if tw == 0.0 and pos[2 * nt] == 0.0 and pos[2 * nt + 1] == 0.0:
                         continue  # a no-op in vectorbt too
@@ -622,18 +625,26 @@ def _simulate_one(
                         amount = size * value
                         amount = amount / px
                         amount = amount - position
-                        if amount > 0.0:
-                            buy_col[n_buy] = j
-                            buy_amount[n_buy] = amount
-                            buy_value[n_buy] = size * value_now - held_now * px  # the sort key
-                            need += amount * px * (1.0 + slip[nt]) * (1.0 + fees[nt])
-                            n_buy += 1
-                            continue
-                        cash = _snap(cash)
-                        cash, pos[j], done, price, paid = _sell(cash, position, -amount, px,
-                                                                slip[nt], fees[nt])
-                        traded += done * price
-                        costs += paid + abs(price - px) * done
+                        # Sort the legs into sells and buys without a branch (which way a leg
+                        # trades is a coin flip for the branch predictor): write the leg to
+                        # both lists, advance only the one it belongs to.
+                        sell_col[n_sell] = j
+                        sell_amount[n_sell] = -amount
+                        n_sell += amount <= 0.0
+                        buy_col[n_buy] = j
+                        buy_amount[n_buy] = amount
+                        buy_value[n_buy] = size * value_now - held_now * px  # the sort key
+                        need += max(amount, 0.0) * px * (1.0 + slip[nt]) * (1.0 + fees[nt])
+                        n_buy += amount > 0.0
+                for q in range(n_sell):  # sells first, in column order (never cash-limited)
+                    j = sell_col[q]
+                    nt = j >> 1
+                    px = close[t, j]
+                    cash = _snap(cash)
+                    cash, pos[j], done, price, paid = _sell(cash, pos[j], sell_amount[q], px,
+                                                            slip[nt], fees[nt])
+                    traded += done * price
+                    costs += paid + abs(price - px) * done
                 cash = _snap(cash)
                 if need > cash * (1.0 - 1e-7):  # may run short: vectorbt's order decides
                     for q in range(1, n_buy):  # stable insertion sort by order value
