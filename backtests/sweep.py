@@ -254,8 +254,8 @@ def _alone_errors(grid: Grid, signal: SignalConfig,
     return errors
 
 
-def _signal_keys(signal: SignalConfig) -> tuple[str, str]:
-    """Identity of a signal config without unused fields: (with, without) regime thresholds."""
+def _signal_used(signal: SignalConfig) -> dict[str, Any]:
+    """The signal config's fields that can change its output (the others are dropped)."""
     sig = signal.to_dict()
     if sig["standardise"] == "expanding":
         sig.pop("z_window")
@@ -270,17 +270,13 @@ def _signal_keys(signal: SignalConfig) -> tuple[str, str]:
     elif sig["gate"] == "step":
         sig.pop("gate_center")
         sig.pop("gate_steepness")
-    full = json.dumps(sig, sort_keys=True, default=str)
-    for key in REGIME_FIELDS:
-        sig.pop(key)
-    return full, json.dumps(sig, sort_keys=True, default=str)
+    return sig
 
 
-def _strategy_key(strategy: StrategyConfig) -> tuple[str, bool]:
-    """Identity of a strategy config without unused fields, and whether it reads the regime."""
+def _strategy_used(strategy: StrategyConfig) -> dict[str, Any]:
+    """The strategy config's fields its variant reads (the others are dropped)."""
     strat = dataclasses.asdict(strategy)
     variant = strat["variant"]
-    uses_regime = variant != "signal_long_short" or strat["rebalance"] == "regime"
     if variant != "signal_long_short":
         strat.pop("signal_scale")
         strat.pop("signal_cap")
@@ -298,7 +294,43 @@ def _strategy_key(strategy: StrategyConfig) -> tuple[str, bool]:
         strat.pop("max_leverage")
     if strat["weighting"] == "equal":
         strat.pop("vol_lookback")
-    return json.dumps(strat, sort_keys=True, default=str), uses_regime
+    return strat
+
+
+def _reads_regime(strategy: StrategyConfig) -> bool:
+    """Only the signal variant off the regime schedule ignores the regime thresholds."""
+    return strategy.variant != "signal_long_short" or strategy.rebalance == "regime"
+
+
+def _signal_keys(signal: SignalConfig) -> tuple[str, str]:
+    """Identity of a signal config without unused fields: (with, without) regime thresholds."""
+    sig = _signal_used(signal)
+    full = json.dumps(sig, sort_keys=True, default=str)
+    for key in REGIME_FIELDS:
+        sig.pop(key)
+    return full, json.dumps(sig, sort_keys=True, default=str)
+
+
+def _strategy_key(strategy: StrategyConfig) -> tuple[str, bool]:
+    """Identity of a strategy config without unused fields, and whether it reads the regime."""
+    return (json.dumps(_strategy_used(strategy), sort_keys=True, default=str),
+            _reads_regime(strategy))
+
+
+def used_params(combo: Combination) -> list[str]:
+    """The grid parameters of ``combo`` that its configuration actually reads."""
+    sig = _signal_used(combo.signal)
+    if not _reads_regime(combo.strategy):
+        for key in REGIME_FIELDS:
+            sig.pop(key)
+    strat = _strategy_used(combo.strategy)
+    out = []
+    for param in combo.params:
+        section, field_name = param.split(".")[:2]
+        used = {"signal": sig, "strategy": strat}.get(section, {field_name: True})
+        if field_name in used:
+            out.append(param)
+    return out
 
 
 def select(
@@ -684,8 +716,9 @@ def run_sweep(
             advance(hi - lo)
         saved()
     table = results_table(selection, metrics)
+    n_signals = len({c.signal for c in {id(c.signal): c for c in combos}.values()})
     return SweepResult(table=table, returns=returns, index=window.index, combos=combos,
-                       n_signals=signals.n_signals, n_composites=signals.n_composites,
+                       n_signals=n_signals, n_composites=signals.n_composites,
                        signal_seconds=signals.seconds, chunks_run=run, chunks_reused=reused)
 
 

@@ -204,6 +204,7 @@ def analyse(result, selection, dataset, settings: dict[str, Any], *, seed: int,
         probability_of_backtest_overfitting,
         spa_test,
     )
+    from backtests.sweep import used_params
     from backtests.tune_report import verdict
     from backtests.walkforward import walk_forward
 
@@ -286,7 +287,8 @@ def analyse(result, selection, dataset, settings: dict[str, Any], *, seed: int,
         "duplicates": selection.duplicates,
         "best_index": best,
         "best_combo": best_combo.number,
-        "best_label": ", ".join(f"{k.split('.', 1)[1]}={v}" for k, v in best_combo.params.items()
+        "best_label": ", ".join(f"{k.split('.', 1)[1]}={best_combo.params[k]}"
+                                for k in used_params(best_combo)
                                 if k in selection.grid.varying()) or "the base configuration",
         "is_sharpe": best_metrics["sharpe"],
         "is_total_return": best_metrics["total_return"],
@@ -394,7 +396,9 @@ def _print_summary(stats: dict[str, Any], folder: Path) -> None:
     lines = [
         f"trials: {stats['n_trials']:,} (grid {stats['grid']!r}: {stats['grid_size']:,} "
         f"combinations, {stats['duplicates']:,} duplicates, {stats['invalid']:,} invalid; "
-        f"{stats['signal_configs']} signal configurations)",
+        f"{stats['signal_configs']} signal configurations)"
+        + (f"; {stats['chunks_reused']} of {stats['chunks_reused'] + stats['chunks_run']} "
+           f"sweep chunks reused from an earlier run" if stats["chunks_reused"] else ""),
         f"best in-sample: {stats['best_label']}  Sharpe {stats['is_sharpe']:.2f}",
         f"walk-forward OOS Sharpe: {stats['oos_sharpe']:.2f} (95% CI {lo:.2f} to {hi:.2f}) over "
         f"{stats['n_splits']} splits",

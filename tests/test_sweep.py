@@ -18,6 +18,7 @@ from backtests.sweep import (
     run_sweep,
     select,
     sweep_key,
+    used_params,
 )
 from drain_cli.tune_cmd import default_config_path
 from drain_data import load_dataset
@@ -186,3 +187,18 @@ def test_a_finished_run_seeds_the_chunks_of_the_same_sweep(tmp_path):
     other = tmp_path / ".other.sweep"
     prepare_chunk_dir(other, "def", previous=finished)  # another sweep: nothing reused
     assert not list(other.glob("chunk-*.parquet"))
+
+
+def test_used_params_leave_out_what_the_configuration_ignores():
+    selection = _select({"signal": {"standardise": ["expanding"], "z_window": [504],
+                                    "gate": ["none"], "gate_k": [2.0], "hysteresis": [0.05]},
+                         "strategy": {"variant": ["signal_long_short", "long_only_tilt"],
+                                      "signal_scale": [0.5], "leg_size": [0.3]}})
+    signal_variant, tilt = selection.combos
+    # z_window: expanding z-scores; gate_k: no gate; hysteresis: the signal variant off the
+    # regime schedule; signal_scale and leg_size: the tilt
+    assert used_params(signal_variant) == ["signal.standardise", "signal.gate",
+                                           "strategy.variant", "strategy.signal_scale",
+                                           "strategy.leg_size"]
+    assert used_params(tilt) == ["signal.standardise", "signal.gate", "signal.hysteresis",
+                                 "strategy.variant"]
