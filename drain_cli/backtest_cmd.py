@@ -22,18 +22,16 @@ def run(args: argparse.Namespace) -> int:
     """Run the pipeline, save the run atomically, refresh reports/index.html, print a table."""
     from backtests.pipeline import RunConfig, run_pipeline
     from backtests.report import run_stats, save_run, update_index
-    from drain_data.errors import DrainError
+    from drain_cli.args import parse_date, run_name
     from drain_data.paths import atomic_run_dir, reports_root
 
     config = RunConfig.load(args.config)
     if args.strategy:
         config = RunConfig(signal=config.signal, backtest=config.backtest,
                            strategy=config.strategy.replace(variant=args.strategy))
-    for label, value in (("--start", args.start), ("--end", args.end)):
-        _check_date(label, value, DrainError)
-    name = args.name or f"{config.strategy.variant}-{datetime.now():%Y%m%d-%H%M%S}"
-    if "/" in name or name.startswith("."):
-        raise DrainError(f"--name {name!r} must be a plain folder name (no '/', no leading '.')")
+    for option, value in (("--start", args.start), ("--end", args.end)):
+        parse_date(value, option)
+    name = run_name(args.name, f"{config.strategy.variant}-{datetime.now():%Y%m%d-%H%M%S}")
     result = run_pipeline(config, start=args.start, end=args.end)
     with atomic_run_dir(name) as tmp:
         save_run(result, tmp, name=name, argv=sys.argv[1:])
@@ -41,15 +39,6 @@ def run(args: argparse.Namespace) -> int:
     update_index(reports_root())
     _print_summary(stats, reports_root() / name)
     return 0
-
-
-def _check_date(label: str, value: str | None, error: type[Exception]) -> None:
-    if value is None:
-        return
-    try:
-        datetime.strptime(value, "%Y-%m-%d")
-    except ValueError:
-        raise error(f"{label} {value!r} is not a date; use YYYY-MM-DD") from None
 
 
 def _print_summary(stats: dict[str, dict[str, float]], run_dir) -> None:

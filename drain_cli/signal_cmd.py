@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from importlib import resources
 
+from drain_cli.args import parse_date, run_name
 from drain_data.errors import DrainError
 
 
@@ -38,28 +39,6 @@ def _load_config(path: str | None):
     return SignalConfig()
 
 
-def _parse_as_of(text: str | None):
-    import pandas as pd
-
-    if text is None:
-        return None
-    try:
-        stamp = pd.Timestamp(text)
-    except (ValueError, TypeError):
-        raise DrainError(f"--as-of: {text!r} is not a date; use YYYY-MM-DD") from None
-    if stamp is pd.NaT or stamp.tzinfo is not None:
-        raise DrainError(f"--as-of: {text!r} is not a plain date; use YYYY-MM-DD")
-    return stamp.normalize()
-
-
-def _folder_name(name: str | None, as_of) -> str:
-    if name is None:
-        return f"signal-{as_of.date().isoformat()}" if as_of is not None else "signal-latest"
-    if not name or name in (".", "..") or "/" in name or "\\" in name or name.startswith("."):
-        raise DrainError(f"--name: {name!r} is not a plain folder name")
-    return name
-
-
 def run(args: argparse.Namespace) -> int:
     """Load config and data, compute the signal, write the run folder, print the summary."""
     import json
@@ -73,8 +52,8 @@ def run(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     config = _load_config(args.config)  # a bad config fails before any data or output
-    as_of = _parse_as_of(args.as_of)
-    folder = _folder_name(args.name, as_of)
+    as_of = parse_date(args.as_of, "--as-of")
+    folder = run_name(args.name, f"signal-{as_of.date()}" if as_of is not None else "signal-latest")
 
     dataset = load_dataset()
     if as_of is not None:

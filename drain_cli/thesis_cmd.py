@@ -13,6 +13,7 @@ import argparse
 from importlib import resources
 from pathlib import Path
 
+from drain_cli.args import parse_date, run_name
 from drain_data.errors import DrainError
 
 VERDICT_STYLE = {"supported": "green", "mixed": "yellow", "not supported": "red",
@@ -35,20 +36,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="bootstrap replications (default 1000)")
     parser.add_argument("--name", metavar="NAME",
                         help="output folder under the reports root (default thesis-<end date>)")
-
-
-def _date(text: str | None, option: str):
-    import pandas as pd
-
-    if text is None:
-        return None
-    try:
-        stamp = pd.Timestamp(text)
-    except (TypeError, ValueError):
-        stamp = None
-    if stamp is None or stamp is pd.NaT or stamp.tzinfo is not None:
-        raise DrainError(f"{option}: {text!r} is not a date; use YYYY-MM-DD")
-    return stamp.normalize()
 
 
 def _config_path(path: str | None) -> Path | None:
@@ -74,22 +61,14 @@ def _configs(args: argparse.Namespace):
         thesis = ThesisConfig.from_toml(path)
     changes = {}
     if args.depletion_date is not None:
-        changes["depletion_date"] = str(_date(args.depletion_date, "--depletion-date").date())
+        changes["depletion_date"] = str(parse_date(args.depletion_date, "--depletion-date").date())
     if args.break_date is not None:
-        changes["break_date"] = str(_date(args.break_date, "--break-date").date())
+        changes["break_date"] = str(parse_date(args.break_date, "--break-date").date())
     if args.reps is not None:
         if args.reps < 1:
             raise DrainError(f"--reps must be at least 1, got {args.reps}")
         changes["bootstrap_reps"] = args.reps
     return signal, strategy, thesis.replace(**changes) if changes else thesis
-
-
-def _folder_name(name: str | None, end) -> str:
-    if name is None:
-        return f"thesis-{end.date().isoformat()}" if end is not None else "thesis-empty"
-    if not name or name in (".", "..") or "/" in name or "\\" in name or name.startswith("."):
-        raise DrainError(f"--name: {name!r} is not a plain folder name")
-    return name
 
 
 def run(args: argparse.Namespace) -> int:
@@ -102,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     signal, strategy, thesis = _configs(args)  # a bad config fails before any work
-    start, end = _date(args.start, "--start"), _date(args.end, "--end")
+    start, end = parse_date(args.start, "--start"), parse_date(args.end, "--end")
     if start is not None and end is not None and start > end:
         raise DrainError(f"--start {start.date()} is after --end {end.date()}")
     dataset = load_dataset()
@@ -113,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
     result = run_thesis(dataset, signal_config=signal, strategy=strategy, config=thesis,
                         start=start, end=end)
     window = result.inputs.window
-    folder = _folder_name(args.name, window[-1] if len(window) else None)
+    default = f"thesis-{window[-1].date()}" if len(window) else "thesis-empty"
+    folder = run_name(args.name, default)
     meta = result.meta(command="drain thesis", config_file=str(_config_path(args.config)))
     with atomic_run_dir(folder) as tmp:
         write_report(result.claims, tmp, meta)
