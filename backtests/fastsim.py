@@ -395,7 +395,7 @@ def _snap(x: float) -> float:
     return 0.0 if abs(x) <= _ABS_TOL else x
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy")
 def _exposure(variant: int, code: int, comp: float, reverse: bool, scale: float, cap: float,
               tilt: np.ndarray, a: np.ndarray) -> None:
     """Per-basis exposures a[0..2] of one combination on one day."""
