@@ -36,8 +36,10 @@ def verdict(stats: dict[str, Any]) -> str:
     lo, hi = stats["oos_sharpe_ci"]
     dsr, pbo, spa = stats["dsr"], stats["pbo"], stats["spa_pvalue"]
     n = stats["n_trials"]
-    facts = (f"walk-forward out-of-sample Sharpe {oos:.2f} (95% CI {lo:.2f} to {hi:.2f}), "
-             f"deflated Sharpe {dsr:.2f} over {n:,} trials, PBO {pbo:.0%}, "
+    spy = stats.get("spy_sharpe")
+    versus = f" (SPY buy-and-hold {spy:.2f})" if spy is not None and spy == spy else ""
+    facts = (f"walk-forward out-of-sample Sharpe {oos:.2f} (95% CI {lo:.2f} to {hi:.2f})"
+             f"{versus}, deflated Sharpe {dsr:.2f} over {n:,} trials, PBO {pbo:.0%}, "
              f"SPA p-value vs SPY {spa:.2f}")
     failed = []
     if not oos > 0:
@@ -53,7 +55,7 @@ def verdict(stats: dict[str, Any]) -> str:
     if not failed:
         return f"Robust edge: {facts}."
     if oos > 0 and len(failed) <= 2:
-        return f"Weak evidence, likely overfit: {facts}; " + "; ".join(failed) + "."
+        return f"Weak evidence: {facts}; but " + "; ".join(failed) + "."
     return f"No reliable edge: {facts}; " + "; ".join(failed) + "."
 
 

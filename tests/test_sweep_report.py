@@ -11,13 +11,14 @@ import pandas as pd
 from backtests.tune_report import influence, toml_text, verdict, write_heatmaps, write_stability
 
 GOOD = {"oos_sharpe": 1.2, "oos_sharpe_ci": [0.4, 2.0], "dsr": 0.97, "pbo": 0.2,
-        "spa_pvalue": 0.01, "n_trials": 50}
+        "spa_pvalue": 0.01, "n_trials": 50, "spy_sharpe": 0.8}
 
 
 def test_verdicts():
     assert verdict(GOOD).startswith("Robust edge: ")
+    assert "(SPY buy-and-hold 0.80)" in verdict(GOOD)
     weak = verdict({**GOOD, "dsr": 0.4, "spa_pvalue": 0.3})
-    assert weak.startswith("Weak evidence, likely overfit: ")
+    assert weak.startswith("Weak evidence: ")
     assert "within what luck gives" in weak and "beats SPY" in weak
     none = verdict({**GOOD, "oos_sharpe": -0.3, "oos_sharpe_ci": [-1.0, 0.4], "pbo": 0.7})
     assert none.startswith("No reliable edge: ") and "lost out of sample" in none
