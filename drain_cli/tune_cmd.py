@@ -96,29 +96,27 @@ def run(args: argparse.Namespace) -> int:
         select,
         sweep_key,
     )
+    from backtests.walkforward import make_splits
+    from drain_cli.args import parse_date, run_name
     from drain_data import load_dataset
     from drain_data.errors import DrainError
     from drain_data.paths import atomic_run_dir, reports_root
 
     started = time.perf_counter()
-    for label, value in (("--start", args.start), ("--end", args.end)):
-        _check_date(label, value, DrainError)
+    start = parse_date(args.start, "--start")
+    end = parse_date(args.end, "--end")
     settings = load_settings(args.config)
     tune = settings["tune"]
     grid_name, table = grid_section({"tune": tune}, args.grid)
     grid = grid_from_table(table, grid_name)
     selection = select(grid, settings["signal"], settings["strategy"], settings["backtest"],
                        sample=args.sample, seed=args.seed, cap=tune["cap"])
-    name = args.name or f"tune-{grid_name}-{datetime.now():%Y%m%d-%H%M%S}"
-    if "/" in name or name.startswith(".") or not name.strip():
-        raise DrainError(f"--name {name!r} must be a plain folder name (no '/', no leading '.')")
-    dataset = load_dataset(end=args.end)
-    window = dataset.prices.loc[args.start:] if args.start else dataset.prices
+    name = run_name(args.name, f"tune-{grid_name}-{datetime.now():%Y%m%d-%H%M%S}")
+    dataset = load_dataset(end=end)
+    window = dataset.prices.loc[start:] if start is not None else dataset.prices
     if len(window) < 3:
         raise DrainError(f"the date range {args.start} to {args.end} holds {len(window)} "
                          f"sessions; widen --start/--end")
-    from backtests.walkforward import make_splits
-
     make_splits(len(window), settings["walkforward"])  # too short a window fails here, early
     if len(window) < 2 * tune["pbo_blocks"]:
         raise DrainError(f"{len(window)} sessions are too few for PBO with "
@@ -127,11 +125,11 @@ def run(args: argparse.Namespace) -> int:
     key = sweep_key(selection, backtest, window.index, dataset.fingerprint(), tune["chunk_size"])
     staging = reports_root() / f".{name}.sweep"
     prepare_chunk_dir(staging, key, previous=reports_root() / name / "sweep")
-    result = run_sweep(selection, dataset, backtest, start=args.start, chunk_dir=staging,
+    result = run_sweep(selection, dataset, backtest, start=start, chunk_dir=staging,
                        chunk_size=tune["chunk_size"],
                        progress=not args.no_progress and sys.stderr.isatty())
     sweep_seconds = time.perf_counter() - started
-    analysis = analyse(result, selection, dataset, settings, seed=args.seed, start=args.start)
+    analysis = analyse(result, selection, dataset, settings, seed=args.seed, start=start)
     analysis["stats"].update({
         "grid": grid_name, "name": name, "argv": sys.argv[1:], "start": str(window.index[0].date()),
         "end": str(window.index[-1].date()), "seconds_sweep": round(sweep_seconds, 2),
@@ -146,15 +144,6 @@ def run(args: argparse.Namespace) -> int:
     shutil.rmtree(staging, ignore_errors=True)
     _print_summary(analysis["stats"], reports_root() / name)
     return 0
-
-
-def _check_date(label: str, value: str | None, error: type[Exception]) -> None:
-    if value is None:
-        return
-    try:
-        datetime.strptime(value, "%Y-%m-%d")
-    except ValueError:
-        raise error(f"{label} {value!r} is not a date; use YYYY-MM-DD") from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -190,7 +179,7 @@ def spy_buy_and_hold(window, backtest):
 
 
 def analyse(result, selection, dataset, settings: dict[str, Any], *, seed: int,
-            start: str | None) -> dict[str, Any]:
+            start=None) -> dict[str, Any]:
     """Walk-forward, vectorbt re-runs of the chosen and the best, and overfitting statistics."""
     import math
 
@@ -210,7 +199,7 @@ def analyse(result, selection, dataset, settings: dict[str, Any], *, seed: int,
 
     tune = settings["tune"]
     backtest = settings["backtest"]
-    window = dataset.prices.loc[start:] if start else dataset.prices
+    window = dataset.prices.loc[start:] if start is not None else dataset.prices
     table = result.table
     sharpe = table["sharpe"].to_numpy(dtype=float)
     best = int(np.argmax(np.where(np.isnan(sharpe), -np.inf, sharpe)))

@@ -64,6 +64,18 @@ def test_bad_grids_exit_2_in_one_line_and_write_nothing(tmp_path, capsys, grid, 
     assert not reports_root().exists() or not any(reports_root().iterdir())
 
 
+@pytest.mark.parametrize(("option", "message"), [
+    (["--start", "2019-13-01"], "--start: '2019-13-01' is not a date"),
+    (["--name", "a/b"], "--name: 'a/b' is not a plain folder name"),
+    (["--sample", "0"], "--sample must be at least 1"),
+])
+def test_bad_options_exit_2_in_one_line(tmp_path, capsys, option, message):
+    code = main(["tune", "--config", _config(tmp_path, TINY), "--no-progress", *option])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and err.count("\n") == 1
+    assert not reports_root().exists() or not any(reports_root().iterdir())
+
+
 def test_unknown_grid_name(tmp_path, capsys):
     code = main(["tune", "--grid", "nope", "--name", "bad", "--no-progress"])
     assert code == 2
