@@ -21,7 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the pipeline, save the run atomically, refresh reports/index.html, print a table."""
     from backtests.pipeline import RunConfig, run_pipeline
-    from backtests.report import run_stats, save_run, update_index
+    from backtests.report import run_stats, save_run
+    from backtests.runs_index import update_index
     from drain_cli.args import parse_date, run_name
     from drain_data.paths import atomic_run_dir, reports_root
 

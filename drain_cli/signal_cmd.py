@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     import json
     import time
 
+    from backtests.runs_index import update_index
     from drain_data import load_dataset
     from drain_data.paths import atomic_run_dir, reports_root
     from signals import compute_signal
@@ -84,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         }
         (tmp / "config.json").write_text(json.dumps(manifest, indent=2) + "\n")
 
+    update_index(reports_root())
     _print_summary(result, config, comparisons, reports_root() / folder,
                    time.perf_counter() - started)
     return 0

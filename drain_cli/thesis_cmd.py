@@ -75,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
     """Load configs and data, test every claim, write the report, print the verdicts."""
     import time
 
+    from backtests.runs_index import update_index
     from backtests.thesis import run_thesis, write_report
     from drain_data import load_dataset
     from drain_data.paths import atomic_run_dir, reports_root
@@ -97,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
     meta = result.meta(command="drain thesis", config_file=str(_config_path(args.config)))
     with atomic_run_dir(folder) as tmp:
         write_report(result.claims, tmp, meta)
+    update_index(reports_root())
     _print_summary(result, reports_root() / folder, time.perf_counter() - started)
     return 0
 

@@ -87,6 +87,7 @@ def load_settings(path: str | None) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Check the grid, sweep, analyse, write ``reports/<name>/``, print the verdict."""
+    from backtests.runs_index import update_index
     from backtests.sweep import (
         copy_chunks,
         grid_from_table,
@@ -142,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
         write_run(tmp, result, selection, analysis, settings)
         copy_chunks(staging, tmp / "sweep")
     shutil.rmtree(staging, ignore_errors=True)
+    update_index(reports_root())
     _print_summary(analysis["stats"], reports_root() / name)
     return 0
 

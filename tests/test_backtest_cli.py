@@ -115,3 +115,27 @@ def test_bad_input_is_one_line_exit_2_nothing_written(capsys, tmp_path):
     rate.write_text("[backtest]\ncash_rate_ticker = 'TBILL'\n")
     assert "cash_rate_ticker" in _bad(capsys, tmp_path, ["backtest", "--config", str(rate)])
     assert "not a complete backtest run" in _bad(capsys, tmp_path, ["report", str(tmp_path)])
+
+
+def test_index_lists_runs_of_every_kind(tmp_path):
+    from backtests.runs_index import update_index
+
+    for folder, files in {
+        "bt": {"report.html": "", "tearsheet.html": "",
+               "stats.json": '{"strategy": {"cagr": 0.1, "sharpe": 1.5, "max_drawdown": -0.2}}'},
+        "tn": {"overfitting.html": "", "summary.json": '{"n_trials": 12, "oos_sharpe": 0.5, '
+               '"dsr": 0.3, "pbo": 0.25}'},
+        "th": {"index.html": "", "thesis.json": "{}"},
+        "sg": {"signal.html": "", "signal.png": ""},
+        ".tmp-run": {"report.html": "", "stats.json": "{}"},
+        "junk": {"notes.txt": ""},
+    }.items():
+        (tmp_path / folder).mkdir()
+        for name, text in files.items():
+            (tmp_path / folder / name).write_text(text)
+    page = update_index(tmp_path).read_text()
+    assert "CAGR 10.0%, Sharpe 1.50, max drawdown -20.0%" in page
+    assert "12 trials, OOS Sharpe 0.50, DSR 0.30, PBO 25.0%" in page
+    for link in ("bt/report.html", "tn/overfitting.html", "th/index.html", "sg/signal.html"):
+        assert f"href='{link}'" in page
+    assert ".tmp-run" not in page and "junk" not in page
