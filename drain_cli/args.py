@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from drain_data.errors import DrainError
+
+if TYPE_CHECKING:  # pandas is imported on use: the CLI starts before its heavy imports
+    import pandas as pd
 
 
 def parse_date(text: str | None, option: str) -> pd.Timestamp | None:
     """``text`` as a tz-naive midnight timestamp (None stays None); anything else is an error."""
     if text is None:
         return None
+    import pandas as pd
+
     try:
         stamp = pd.Timestamp(text)
     except (TypeError, ValueError):
