@@ -90,7 +90,7 @@ def issuance_observations() -> pd.DataFrame:
 def wide_prices(obs: pd.DataFrame) -> pd.DataFrame:
     """Pivot long price rows onto NYSE sessions; crypto closes land on the next session."""
     obs = obs[["ticker", "date", "close"]].dropna(subset=["close"])
-    crypto = obs["ticker"].map(is_crypto)
+    crypto = obs["ticker"].str.endswith(CRYPTO_SUFFIX).astype(bool)  # is_crypto, vectorised
     session = pd.Series(pd.NaT, index=obs.index, dtype="datetime64[ns]")
     session[crypto] = crypto_available_at(obs.loc[crypto, "date"]).to_numpy()
     other = obs.loc[~crypto, "date"]
