@@ -21,15 +21,38 @@ Orders: weights decided at close t are sent as vectorbt target percentages at cl
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import vectorbt as vbt
 
 from backtests.config import BacktestConfig
 from drain_data.errors import DrainError
 
+
+def _import_vectorbt() -> ModuleType:
+    """``import vectorbt`` without its eager ``import quantstats`` (about 0.7 s, which
+    ``drain backtest`` spends in its tearsheet process instead). vectorbt's ``.qs`` accessors
+    import quantstats when first used, so nothing is lost."""
+    if "quantstats" in sys.modules or "vectorbt" in sys.modules:
+        import vectorbt
+
+        return vectorbt
+    sys.modules["quantstats"] = None  # type: ignore[assignment]  # import raises ImportError
+    try:
+        import vectorbt
+    finally:
+        del sys.modules["quantstats"]
+    return vectorbt
+
+
+if TYPE_CHECKING:
+    import vectorbt as vbt
+else:
+    vbt = _import_vectorbt()
 vbt.settings.returns["year_freq"] = "252 days"
 DAY_COUNT = 360.0
 SHORT_SUFFIX = ":short"
