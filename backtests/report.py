@@ -24,7 +24,7 @@ import pandas as pd
 
 from backtests.metrics import summary
 from backtests.pipeline import PipelineResult
-from backtests.tearsheet import write_tearsheet
+from backtests.tearsheet import TearsheetWorker, write_tearsheet
 from drain_data.errors import DrainError
 from drain_data.tomlfile import write_toml
 
@@ -82,8 +82,10 @@ def basket_contributions(run: PipelineResult) -> pd.DataFrame:
     return frame
 
 
-def save_run(run: PipelineResult, run_dir: Path, *, name: str, argv: list[str]) -> Path:
-    """Write a run's raw outputs and manifest into ``run_dir``, then build its reports."""
+def save_run(run: PipelineResult, run_dir: Path, *, name: str, argv: list[str],
+             tearsheets: TearsheetWorker | None = None) -> Path:
+    """Write a run's raw outputs and manifest into ``run_dir``, then build its reports (the
+    tearsheet in ``tearsheets`` when given, else in this process)."""
     res = run.result
     returns = pd.DataFrame({"strategy": res.returns}).join(run.benchmarks)
     returns["turnover"] = res.turnover
@@ -112,7 +114,7 @@ def save_run(run: PipelineResult, run_dir: Path, *, name: str, argv: list[str]) 
         "config": run.config.to_dict(),
     }
     (run_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
-    build_reports(run_dir)
+    build_reports(run_dir, tearsheets)
     return run_dir
 
 
@@ -130,8 +132,9 @@ def run_stats(run_dir: Path) -> dict[str, dict[str, float]]:
     return stats
 
 
-def build_reports(run_dir: Path) -> Path:
-    """(Re)build stats.json, tearsheet.html and report.html from a run folder's raw files."""
+def build_reports(run_dir: Path, tearsheets: TearsheetWorker | None = None) -> Path:
+    """(Re)build stats.json, tearsheet.html and report.html from a run folder's raw files
+    (the tearsheet in ``tearsheets`` when given, else in this process)."""
     missing = [f for f in RAW_FILES if not (run_dir / f).is_file()]
     if missing:
         raise DrainError(f"{run_dir} is not a complete backtest run (missing {', '.join(missing)});"
@@ -139,7 +142,7 @@ def build_reports(run_dir: Path) -> Path:
     manifest = json.loads((run_dir / "manifest.json").read_text())
     staging = Path(tempfile.mkdtemp(prefix=".rebuild.", dir=run_dir))
     try:
-        _build_into(run_dir, staging, manifest)
+        _build_into(run_dir, staging, manifest, tearsheets)
         for built in staging.iterdir():
             os.replace(built, run_dir / built.name)
     finally:
@@ -147,14 +150,19 @@ def build_reports(run_dir: Path) -> Path:
     return run_dir
 
 
-def _build_into(run_dir: Path, out: Path, manifest: dict) -> None:
+def _build_into(run_dir: Path, out: Path, manifest: dict,
+                tearsheets: TearsheetWorker | None) -> None:
+    returns = _read(run_dir, "returns.csv")
+    tearsheet = (returns["strategy"], returns["SPY"], out / "tearsheet.html",
+                 f"liquidity-drain: {manifest['name']} vs SPY")
+    if tearsheets is not None:
+        tearsheets.submit(*tearsheet)
+    else:
+        write_tearsheet(*tearsheet)
     stats = run_stats(run_dir)
     clean = {k: {m: (None if not np.isfinite(v) else v) for m, v in s.items()}
              for k, s in stats.items()}
     (out / "stats.json").write_text(json.dumps(clean, indent=2))
-    returns = _read(run_dir, "returns.csv")
-    write_tearsheet(returns["strategy"], returns["SPY"], out / "tearsheet.html",
-                    title=f"liquidity-drain: {manifest['name']} vs SPY")
     from backtests.plots import run_figure
 
     figure = run_figure(
@@ -165,3 +173,5 @@ def _build_into(run_dir: Path, out: Path, manifest: dict) -> None:
         title=f"{manifest['name']}: {manifest['start']} to {manifest['end']}",
     )
     figure.write_html(out / "report.html", include_plotlyjs=True, full_html=True)
+    if tearsheets is not None:
+        tearsheets.result()

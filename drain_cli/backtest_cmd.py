@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from backtests.tearsheet import TearsheetWorker
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,7 +23,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the pipeline, save the run atomically, refresh reports/index.html, print a table."""
+    """Run the pipeline, save the run atomically, refresh reports/index.html, print a table.
+
+    The tearsheet's libraries load in a worker process started first, beside this process's
+    own imports (vectorbt), so neither waits for the other.
+    """
+    from backtests.tearsheet import TearsheetWorker
+
+    with TearsheetWorker() as tearsheets:
+        return _run(args, tearsheets)
+
+
+def _run(args: argparse.Namespace, tearsheets: TearsheetWorker) -> int:
     from backtests.pipeline import RunConfig, run_pipeline
     from backtests.report import run_stats, save_run
     from backtests.runs_index import update_index
@@ -35,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     name = run_name(args.name, f"{config.strategy.variant}-{datetime.now():%Y%m%d-%H%M%S}")
     result = run_pipeline(config, start=args.start, end=args.end)
     with atomic_run_dir(name) as tmp:
-        save_run(result, tmp, name=name, argv=sys.argv[1:])
+        save_run(result, tmp, name=name, argv=sys.argv[1:], tearsheets=tearsheets)
         stats = run_stats(tmp)
     update_index(reports_root())
     _print_summary(stats, reports_root() / name)
