@@ -26,6 +26,7 @@ import io
 import logging
 import multiprocessing
 import os
+import signal
 import traceback
 import warnings
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -103,7 +104,7 @@ def write_tearsheet(returns: pd.Series, benchmark: pd.Series, path: Path, title:
         return Path(path)
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(workers, mp_context=context,
-                             initializer=_draw_on_svg_canvas) as pool:
+                             initializer=_start_figure_worker) as pool:
         figures = _FigureFarm(pool)
         with _plots_replaced_by(figures):
             _html(strategy, bench, Path(path), title)
@@ -142,6 +143,13 @@ def _plots_replaced_by(stand_in: Any) -> Iterator[None]:
         yield
     finally:
         reports._plots = saved if saved is not None else plots
+
+
+def _start_figure_worker() -> None:
+    """A figure worker leaves Ctrl-C to the process that started it (which then shuts the pool
+    down) and draws on the svg canvas."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _draw_on_svg_canvas()
 
 
 def _draw(name: str, args: tuple, kwargs: dict[str, Any], fmt: str) -> bytes:
@@ -245,7 +253,10 @@ class TearsheetWorker:
 
 def _serve(conn: Connection) -> None:
     """The worker's loop: import the plotting libraries, then write each tearsheet it is sent
-    until the other end closes."""
+    until the other end closes. Ctrl-C is left to the caller, which stops the worker with
+    SIGTERM; that unwinds like an exception, so a figure pool in use is shut down too."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _stop)
     import_plotting()
     while True:
         try:
@@ -257,3 +268,7 @@ def _serve(conn: Connection) -> None:
         except Exception as exc:  # sent back whole, raised in the caller
             exc.add_note("".join(traceback.format_exception(exc)))
             conn.send(exc)
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)

@@ -47,7 +47,8 @@ def test_worker_writes_the_tearsheet_and_raises_its_errors(returns, tmp_path, mo
 def test_closing_a_worker_that_is_still_importing_stops_it_there():
     worker = TearsheetWorker()  # its imports take about 2 s
     worker.close()  # e.g. a bad --config found meanwhile: the command must not wait for them
-    assert worker._process.exitcode == -signal.SIGTERM
+    # stopped by SIGTERM, before or after it set its handler (a finished worker exits with 0)
+    assert worker._process.exitcode in (-signal.SIGTERM, 128 + signal.SIGTERM)
 
 
 def test_cli_and_engine_leave_the_plotting_libraries_to_the_worker():
