@@ -7,13 +7,15 @@
 - its SVG figures get random ids unless ``svg.hashsalt`` is set: it is, so a tearsheet rebuilt
   from the same returns is the same page.
 
-Drawing the fourteen figures is most of a tearsheet's time (about 1.8 of 2.6 CPU seconds here),
+Drawing the fourteen figures is most of a tearsheet's time (about 2 of 2.6 CPU seconds here),
 and they do not depend on one another. So ``write_tearsheet`` lets quantstats build the page as
 usual, but each call it makes to ``quantstats.plots`` is sent to a worker process and a marker is
-written where the figure goes; quantstats computes its tables while the workers draw, and the
-markers are replaced by the workers' SVG once the page is done. The result is the page the serial
-call writes, byte for byte (``tests/test_tearsheet.py``). Workers are forked, so where ``fork``
-does not exist (Windows) the figures are drawn one after another as before.
+written where the figure goes; the markers are replaced by the workers' SVG once the page is
+done. quantstats computes its metrics table (about 0.5 s) before the first figure, so the page is
+built twice: a first pass without that table (0.05 s) only sends the figures off, and the second,
+whose figure calls are the same, finds them already drawing while it computes the table. The
+result is the page the serial call writes, byte for byte (``tests/test_tearsheet.py``). Workers
+are forked, so where ``fork`` does not exist (Windows) the figures are drawn one after another.
 
 This module imports neither pandas nor quantstats at load time, so that a command can start
 ``TearsheetWorker`` before its own heavy imports and let the worker load the plotting libraries
@@ -107,7 +109,10 @@ def write_tearsheet(returns: pd.Series, benchmark: pd.Series, path: Path, title:
     with ProcessPoolExecutor(workers, mp_context=context,
                              initializer=_start_figure_worker) as pool:
         figures = _FigureFarm(pool)
-        with _plots_replaced_by(figures):
+        with _replaced("_plots", figures):
+            with _replaced("metrics", _no_metrics):
+                _html(strategy, bench, Path(os.devnull), title)  # sends the figures off
+            figures.rewind()
             _html(strategy, bench, Path(path), title)
         page = Path(path).read_text(encoding="utf-8")
         Path(path).write_text(figures.fill(page), encoding="utf-8")
@@ -130,20 +135,27 @@ def _html(strategy: pd.Series, bench: pd.Series, path: Path, title: str) -> None
 
 
 @contextmanager
-def _plots_replaced_by(stand_in: Any) -> Iterator[None]:
-    """Point ``quantstats.reports`` at ``stand_in`` instead of ``quantstats.plots`` (it looks
-    the module up through its ``_plots`` global) for the duration of the block."""
+def _replaced(name: str, stand_in: Any) -> Iterator[None]:
+    """``quantstats.reports.<name>`` is ``stand_in`` for the duration of the block (``html``
+    looks up its plots module through the ``_plots`` global and calls ``metrics`` by name)."""
     from quantstats import plots, reports
 
-    if not hasattr(reports, "_plots"):
-        raise RuntimeError("quantstats.reports has no _plots: this quantstats version is not "
-                           "supported by backtests.tearsheet (pinned: 0.0.86)")
-    saved = reports._plots
-    reports._plots = stand_in
+    if not hasattr(reports, name):
+        raise RuntimeError(f"quantstats.reports has no {name}: this quantstats version is not "
+                           f"supported by backtests.tearsheet (pinned: 0.0.86)")
+    saved = getattr(reports, name)
+    setattr(reports, name, stand_in)
     try:
         yield
     finally:
-        reports._plots = saved if saved is not None else plots
+        setattr(reports, name, plots if name == "_plots" and saved is None else saved)
+
+
+def _no_metrics(*args: Any, **kwargs: Any) -> pd.DataFrame:
+    """An empty stand-in for ``quantstats.reports.metrics`` (a page whose table is discarded)."""
+    import pandas as pd
+
+    return pd.DataFrame({"": ["", "", ""]})
 
 
 def _start_figure_worker() -> None:
@@ -164,21 +176,35 @@ def _draw(name: str, args: tuple, kwargs: dict[str, Any], fmt: str) -> bytes:
 
 class _FigureFarm:
     """Stands in for ``quantstats.plots``: each figure is drawn by the pool, a marker is written
-    where quantstats expects the figure's bytes, and ``fill`` puts the figures in."""
+    where quantstats expects the figure's bytes, and ``fill`` puts the figures in. After
+    ``rewind``, calls that repeat the earlier ones in order get the figures already sent."""
 
     def __init__(self, pool: ProcessPoolExecutor) -> None:
         self._pool = pool
-        self._pending: list[tuple[str, str, Future[bytes]]] = []
+        self._sent: list[tuple[tuple, str, str, Future[bytes]]] = []  # call, marker, fmt, figure
+        self._used: list[int] = []
+        self._next = 0
+
+    def rewind(self) -> None:
+        """Start matching calls against the figures sent so far, from the first."""
+        self._next = 0
+        self._used = []
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
 
         def plot(*args: Any, savefig: dict[str, Any], **kwargs: Any) -> None:
-            marker = f"<!--liquidity-drain figure {len(self._pending)}-->"
-            savefig["fname"].write(marker.encode())
-            future = self._pool.submit(_draw, name, args, kwargs, savefig["format"])
-            self._pending.append((marker, savefig["format"], future))
+            fmt = savefig["format"]
+            call = _fingerprint(name, fmt, *args, **kwargs)
+            k = self._next
+            if k >= len(self._sent) or self._sent[k][0] != call:  # not sent yet: send it now
+                k = len(self._sent)
+                future = self._pool.submit(_draw, name, args, kwargs, fmt)
+                self._sent.append((call, f"<!--liquidity-drain figure {k}-->", fmt, future))
+            self._next = k + 1
+            self._used.append(k)
+            savefig["fname"].write(self._sent[k][1].encode())
 
         return plot
 
@@ -186,12 +212,29 @@ class _FigureFarm:
         """``page`` with every marker replaced by its figure (as quantstats embeds it)."""
         from quantstats.reports import _embed_figure
 
-        for marker, fmt, future in self._pending:
+        for k in self._used:
+            _, marker, fmt, future = self._sent[k]
             if page.count(marker) != 1:
                 raise RuntimeError(f"tearsheet figure marker {marker} found "
                                    f"{page.count(marker)} times in the page")
             page = page.replace(marker, _embed_figure(io.BytesIO(future.result()), fmt))
         return page
+
+
+def _fingerprint(*args: Any, **kwargs: Any) -> tuple:
+    """What a call was made with: pandas objects by name, dtype and a hash of their index and
+    values (their pickles also carry internal caches, which differ between passes), anything
+    else by ``repr``."""
+    import pandas as pd
+
+    def key(value: Any) -> Any:
+        if isinstance(value, pd.Series | pd.DataFrame):
+            names = value.name if isinstance(value, pd.Series) else tuple(value.columns)
+            content = pd.util.hash_pandas_object(value, index=True).to_numpy().tobytes()
+            return type(value).__name__, names, str(getattr(value, "dtype", "")), content
+        return repr(value)
+
+    return tuple(key(a) for a in args), tuple(sorted((k, key(v)) for k, v in kwargs.items()))
 
 
 class TearsheetWorker:
