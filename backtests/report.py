@@ -15,6 +15,7 @@ import platform
 import shutil
 import subprocess
 import tempfile
+from concurrent.futures import Executor
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -24,7 +25,7 @@ import pandas as pd
 
 from backtests.metrics import summary
 from backtests.pipeline import PipelineResult
-from backtests.tearsheet import TearsheetWorker, write_tearsheet
+from backtests.tearsheet import write_tearsheet
 from drain_data.errors import DrainError
 from drain_data.tomlfile import write_toml
 
@@ -83,9 +84,9 @@ def basket_contributions(run: PipelineResult) -> pd.DataFrame:
 
 
 def save_run(run: PipelineResult, run_dir: Path, *, name: str, argv: list[str],
-             tearsheets: TearsheetWorker | None = None) -> Path:
+             tearsheets: Executor | None = None) -> Path:
     """Write a run's raw outputs and manifest into ``run_dir``, then build its reports (the
-    tearsheet in ``tearsheets`` when given, else in this process)."""
+    tearsheet by the ``tearsheets`` executor when given, else in this process)."""
     res = run.result
     returns = pd.DataFrame({"strategy": res.returns}).join(run.benchmarks)
     returns["turnover"] = res.turnover
@@ -132,9 +133,10 @@ def run_stats(run_dir: Path) -> dict[str, dict[str, float]]:
     return stats
 
 
-def build_reports(run_dir: Path, tearsheets: TearsheetWorker | None = None) -> Path:
+def build_reports(run_dir: Path, tearsheets: Executor | None = None) -> Path:
     """(Re)build stats.json, tearsheet.html and report.html from a run folder's raw files
-    (the tearsheet in ``tearsheets`` when given, else in this process)."""
+    (the tearsheet by the ``tearsheets`` executor when given, while this process builds the
+    rest; else in this process)."""
     missing = [f for f in RAW_FILES if not (run_dir / f).is_file()]
     if missing:
         raise DrainError(f"{run_dir} is not a complete backtest run (missing {', '.join(missing)});"
@@ -151,13 +153,12 @@ def build_reports(run_dir: Path, tearsheets: TearsheetWorker | None = None) -> P
 
 
 def _build_into(run_dir: Path, out: Path, manifest: dict,
-                tearsheets: TearsheetWorker | None) -> None:
+                tearsheets: Executor | None) -> None:
     returns = _read(run_dir, "returns.csv")
     tearsheet = (returns["strategy"], returns["SPY"], out / "tearsheet.html",
                  f"liquidity-drain: {manifest['name']} vs SPY")
-    if tearsheets is not None:
-        tearsheets.submit(*tearsheet)
-    else:
+    pending = tearsheets.submit(write_tearsheet, *tearsheet) if tearsheets else None
+    if pending is None:
         write_tearsheet(*tearsheet)
     stats = run_stats(run_dir)
     clean = {k: {m: (None if not np.isfinite(v) else v) for m, v in s.items()}
@@ -173,5 +174,5 @@ def _build_into(run_dir: Path, out: Path, manifest: dict,
         title=f"{manifest['name']}: {manifest['start']} to {manifest['end']}",
     )
     figure.write_html(out / "report.html", include_plotlyjs=True, full_html=True)
-    if tearsheets is not None:
-        tearsheets.result()
+    if pending is not None:
+        pending.result()

@@ -17,20 +17,18 @@ whose figure calls are the same, finds them already drawing while it computes th
 result is the page the serial call writes, byte for byte (``tests/test_tearsheet.py``). Workers
 are forked, so where ``fork`` does not exist (Windows) the figures are drawn one after another.
 
-This module imports neither pandas nor quantstats at load time, so that a command can start
-``TearsheetWorker`` before its own heavy imports and let the worker load the plotting libraries
-on the other core meanwhile.
+This module imports neither pandas nor quantstats at load time: ``drain backtest`` calls
+``import_plotting`` and ``write_tearsheet`` in a second process (``drain_cli.sidecar``), which
+loads the plotting libraries while the first imports vectorbt.
 """
 
 from __future__ import annotations
 
-import gc
 import io
 import logging
 import multiprocessing
 import os
 import signal
-import traceback
 import warnings
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -39,7 +37,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from multiprocessing.connection import Connection
 
     import pandas as pd
 
@@ -235,86 +232,3 @@ def _fingerprint(*args: Any, **kwargs: Any) -> tuple:
         return repr(value)
 
     return tuple(key(a) for a in args), tuple(sorted((k, key(v)) for k, v in kwargs.items()))
-
-
-class TearsheetWorker:
-    """A process that imports the plotting libraries as soon as it starts, then writes the
-    tearsheets it is sent: ``drain backtest`` starts one before its own imports, so the two load
-    side by side on two cores.
-
-        with TearsheetWorker() as worker:   # returns at once; the imports run in the worker
-            ...
-            worker.submit(returns, benchmark, path, title)   # write_tearsheet's arguments
-            ...                                              # other work meanwhile
-            worker.result()                 # waits; raises what write_tearsheet raised
-
-    Leaving the block stops the worker at once, whatever it is doing.
-    """
-
-    def __init__(self) -> None:
-        context = multiprocessing.get_context("spawn")  # a clean process, on every platform
-        self._conn, child = context.Pipe()
-        self._process = context.Process(target=_serve, args=(child,), name="drain-tearsheet")
-        self._process.start()
-        child.close()
-        self._busy = False
-
-    def submit(self, returns: pd.Series, benchmark: pd.Series, path: Path, title: str) -> None:
-        """Start writing a tearsheet in the worker (one at a time)."""
-        if self._busy:
-            raise RuntimeError("the tearsheet worker is busy: call result() first")
-        self._conn.send((returns, benchmark, Path(path), title))
-        self._busy = True
-
-    def result(self) -> Path:
-        """Wait for the tearsheet submitted last; its path, or the error it raised."""
-        if not self._busy:
-            raise RuntimeError("no tearsheet was submitted")
-        self._busy = False
-        try:
-            outcome = self._conn.recv()
-        except EOFError:
-            self._process.join(timeout=5)
-            raise RuntimeError(f"the tearsheet process stopped unexpectedly (exit code "
-                               f"{self._process.exitcode})") from None
-        if isinstance(outcome, BaseException):
-            raise outcome
-        return outcome
-
-    def close(self) -> None:
-        """Stop the worker."""
-        self._conn.close()
-        if self._process.is_alive():
-            self._process.terminate()
-        self._process.join()
-
-    def __enter__(self) -> TearsheetWorker:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def _serve(conn: Connection) -> None:
-    """The worker's loop: import the plotting libraries, then write each tearsheet it is sent
-    until the other end closes. Ctrl-C is left to the caller, which stops the worker with
-    SIGTERM; that unwinds like an exception, so a figure pool in use is shut down too."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _stop)
-    import_plotting()
-    while True:
-        try:
-            job = conn.recv()
-        except EOFError:
-            gc.freeze()  # exit without walking the plotting libraries' objects (about 0.5 s)
-            return
-        try:
-            conn.send(write_tearsheet(*job))
-        except Exception as exc:  # sent back whole, raised in the caller
-            exc.add_note("".join(traceback.format_exception(exc)))
-            conn.send(exc)
-
-
-def _stop(signum: int, frame: object) -> None:
-    gc.freeze()
-    raise SystemExit(128 + signum)

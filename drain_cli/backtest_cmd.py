@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from backtests.tearsheet import TearsheetWorker
+    from drain_cli.sidecar import Sidecar
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,21 +25,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the pipeline, save the run atomically, refresh reports/index.html, print a table.
 
-    The tearsheet's libraries load in a worker process started first, beside this process's
-    own imports (vectorbt), so neither waits for the other.
+    A sidecar process, started first, computes the signal and target weights and then loads
+    the tearsheet's libraries while this process imports vectorbt; it draws the tearsheet while
+    this process writes the other reports.
     """
-    from backtests.tearsheet import TearsheetWorker
+    from drain_cli.sidecar import Sidecar
 
-    with TearsheetWorker() as tearsheets:
-        return _run(args, tearsheets)
+    with Sidecar() as sidecar:
+        return _run(args, sidecar)
 
 
-def _run(args: argparse.Namespace, tearsheets: TearsheetWorker) -> int:
-    from backtests.pipeline import RunConfig, run_pipeline
-    from backtests.report import run_stats, save_run
-    from backtests.runs_index import update_index
+def _run(args: argparse.Namespace, sidecar: Sidecar) -> int:
+    from backtests.prepare import prepare_run
+    from backtests.run_config import RunConfig
+    from backtests.tearsheet import import_plotting
     from drain_cli.args import parse_date, run_name
-    from drain_data.paths import atomic_run_dir, reports_root
 
     config = RunConfig.load(args.config)
     if args.strategy:
@@ -48,9 +48,17 @@ def _run(args: argparse.Namespace, tearsheets: TearsheetWorker) -> int:
     for option, value in (("--start", args.start), ("--end", args.end)):
         parse_date(value, option)
     name = run_name(args.name, f"{config.strategy.variant}-{datetime.now():%Y%m%d-%H%M%S}")
-    result = run_pipeline(config, start=args.start, end=args.end)
+    prepared = sidecar.submit(prepare_run, config, start=args.start, end=args.end)
+    sidecar.submit(import_plotting)
+
+    from backtests.pipeline import simulate  # vectorbt: about 2 s, beside the sidecar's work
+    from backtests.report import run_stats, save_run
+    from backtests.runs_index import update_index
+    from drain_data.paths import atomic_run_dir, reports_root
+
+    result = simulate(prepared.result())
     with atomic_run_dir(name) as tmp:
-        save_run(result, tmp, name=name, argv=sys.argv[1:], tearsheets=tearsheets)
+        save_run(result, tmp, name=name, argv=sys.argv[1:], tearsheets=sidecar)
         stats = run_stats(tmp)
     update_index(reports_root())
     _print_summary(stats, reports_root() / name)

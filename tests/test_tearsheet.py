@@ -1,19 +1,15 @@
-"""The tearsheet drawn by worker processes is the serial one; the tearsheet process reports
-back what it wrote or what went wrong."""
+"""The tearsheet drawn by worker processes is the serial one."""
 
 from __future__ import annotations
 
 import io
-import signal
-import subprocess
-import sys
 from concurrent.futures import Future
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from backtests.tearsheet import TearsheetWorker, _FigureFarm, write_tearsheet
+from backtests.tearsheet import _FigureFarm, write_tearsheet
 
 
 @pytest.fixture(scope="module")
@@ -67,31 +63,3 @@ def test_second_pass_takes_the_figures_the_first_pass_sent(returns):
     second = page([("returns", same_values, "a"), ("drawdown", benchmark, "changed")])
     assert pool.sent == ["returns", "drawdown", "drawdown"]  # only the changed call is new
     assert farm.fill(second) == "<svg>1:returns</svg><svg>3:drawdown</svg>"
-
-
-def test_worker_writes_the_tearsheet_and_raises_its_errors(returns, tmp_path, monkeypatch):
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")
-    with TearsheetWorker() as worker:
-        worker.submit(*returns, tmp_path / "worker.html", "t")
-        written = worker.result()
-        worker.submit(*returns, tmp_path / "no-such-folder" / "x.html", "t")
-        with pytest.raises(FileNotFoundError, match="no-such-folder"):
-            worker.result()
-    reference = write_tearsheet(*returns, tmp_path / "here.html", "t", workers=1)
-    assert written.read_text() == reference.read_text()
-
-
-def test_closing_a_worker_that_is_still_importing_stops_it_there():
-    worker = TearsheetWorker()  # its imports take about 2 s
-    worker.close()  # e.g. a bad --config found meanwhile: the command must not wait for them
-    # stopped by SIGTERM, before or after it set its handler (a finished worker exits with 0)
-    assert worker._process.exitcode in (-signal.SIGTERM, 128 + signal.SIGTERM)
-
-
-def test_cli_and_engine_leave_the_plotting_libraries_to_the_worker():
-    probe = ("import sys; import drain_cli.main as m; m.build_parser(); "
-             "light = 'pandas' not in sys.modules; import backtests.engine; "
-             "print(light, 'quantstats' not in sys.modules, 'matplotlib' not in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         check=True).stdout.split()
-    assert out == ["True", "True", "True"]
