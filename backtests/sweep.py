@@ -19,6 +19,8 @@ duplicates: combinations that differ only in parameters their variant does not u
 ``run_sweep`` computes each distinct signal once (configurations that differ only in regime
 thresholds share one composite), runs the fast kernel chunk by chunk with a progress bar, and
 saves every chunk as parquet: a rerun over the same combinations and data skips finished chunks.
+The chunks are pipelined: while the kernel runs chunk k in a background thread (it releases the
+GIL), the caller computes the signals of chunk k + 1 and another thread saves chunk k - 1.
 """
 
 from __future__ import annotations
@@ -638,6 +640,53 @@ def _chunks(n: int, size: int) -> Iterator[tuple[int, int, int]]:
         yield k, lo, min(lo + size, n)
 
 
+class _Pipeline:
+    """Chunks in flight: the kernel runs chunk k in one thread (it releases the GIL) while the
+    caller prepares chunk k + 1 (its signals and inputs) and another thread saves chunk k - 1."""
+
+    def __init__(self, kernel: ThreadPoolExecutor, writer: ThreadPoolExecutor,
+                 metrics: np.ndarray, advance: Callable[[int], None],
+                 on_chunk: Callable[[int], None] | None) -> None:
+        self.kernel = kernel
+        self.writer = writer
+        self.metrics = metrics
+        self.advance = advance
+        self.on_chunk = on_chunk
+        self.running: tuple[int, int, int, Future, Path | None, list[int]] | None = None
+        self.writing: tuple[int, Future] | None = None
+
+    def submit(self, k: int, lo: int, hi: int, job: Callable[[], tuple[np.ndarray, np.ndarray]],
+               path: Path | None, numbers: list[int]) -> None:
+        """Queue chunk ``k`` (rows ``lo:hi``) behind the running one, then collect that."""
+        future = self.kernel.submit(job)
+        self.collect()
+        self.running = (k, lo, hi, future, path, numbers)
+
+    def collect(self) -> None:
+        """Wait for the running chunk, keep its metrics, and save it in the background."""
+        if self.running is None:
+            return
+        k, lo, hi, future, path, numbers = self.running
+        self.running = None
+        m, r = future.result()
+        self.metrics[lo:hi] = m
+        self.saved()
+        if path is not None:
+            self.writing = (k, self.writer.submit(_write_chunk, path, numbers, m, r))
+        elif self.on_chunk is not None:
+            self.on_chunk(k)
+        self.advance(hi - lo)
+
+    def saved(self) -> None:
+        """Wait for the background save, then report the chunk."""
+        if self.writing is not None:
+            k, future = self.writing
+            self.writing = None
+            future.result()
+            if self.on_chunk is not None:
+                self.on_chunk(k)
+
+
 def run_sweep(
     selection: Selection,
     dataset,
@@ -668,20 +717,11 @@ def run_sweep(
     metrics = np.empty((len(combos), len(METRICS)))
     returns = np.empty((len(combos), n_days), dtype=np.float32)
     run = reused = 0
-    writing: tuple[int, Future] | None = None  # the chunk being saved in the background
     known: dict[int, tuple[SignalConfig, int]] = {}  # signal ids by config object
-
-    def saved() -> None:  # wait for the background save, then report the chunk
-        nonlocal writing
-        if writing is not None:
-            k_saved, future = writing
-            writing = None
-            future.result()
-            if on_chunk is not None:
-                on_chunk(k_saved)
-
-    with ThreadPoolExecutor(max_workers=1) as writer, \
+    with ThreadPoolExecutor(max_workers=1) as kernel, \
+            ThreadPoolExecutor(max_workers=1) as writer, \
             _progress_bar(progress, len(combos)) as advance:
+        flow = _Pipeline(kernel, writer, metrics, advance, on_chunk)
         for k, lo, hi in _chunks(len(combos), chunk_size):
             path = _chunk_path(chunk_dir, k) if chunk_dir is not None else None
             part = combos[lo:hi]
@@ -699,23 +739,16 @@ def run_sweep(
                     raise DrainError(f"no price data for {missing[0]!r}; fetch it with "
                                      f"'drain data update --tickers {missing[0]}'")
                 sim = FastSim(window, tickers, backtest)
-                for combo in combos[lo:]:
-                    _signal_id(sim, signals, combo.signal, known)
                 sim.prepare([c.strategy for c in combos[lo:]])
             ids = np.array([_signal_id(sim, signals, c.signal, known) for c in part],
                            dtype=np.int64)
             lags = np.array([c.lag for c in part], dtype=np.int64)
-            m, r = sim.run(ids, [c.strategy for c in part], lags, out=returns[lo:hi])
-            metrics[lo:hi] = m
+            job = sim.batch(ids, [c.strategy for c in part], lags, out=returns[lo:hi])
+            flow.submit(k, lo, hi, job, path, [c.number for c in part])
             run += 1
-            saved()
-            if path is not None:  # saved while the next chunk runs (the kernel drops the GIL)
-                writing = (k, writer.submit(_write_chunk, path, [c.number for c in part], m, r))
-            elif on_chunk is not None:
-                on_chunk(k)
-            advance(hi - lo)
-        saved()
-    table = results_table(selection, metrics)
+        flow.collect()
+        table = results_table(selection, metrics)  # while the last chunk is saved
+        flow.saved()
     n_signals = len({c.signal for c in {id(c.signal): c for c in combos}.values()})
     return SweepResult(table=table, returns=returns, index=window.index, combos=combos,
                        n_signals=n_signals, n_composites=signals.n_composites,

@@ -108,6 +108,24 @@ def test_every_variant_and_rule_matches_vectorbt(market):
         assert abs(metrics[k, 2] - ref["sharpe"]) < TOL, strategy.variant
 
 
+def test_long_lags_and_the_reversed_signal_variant_match_vectorbt(market):
+    """The kernel skips days on which nothing can change and queues decisions for their fill:
+    several decisions in flight at once (lag 3, daily) and a signal exposure that turns on and
+    off with the composite's sign (``reverse``) must give the same book as vectorbt."""
+    _, window, signals = market
+    combos = [("loose", StrategyConfig(variant="signal_long_short", when_abundant="reverse",
+                                       rebalance="weekly", signal_scale=0.5), 3),
+              ("default", StrategyConfig(variant="beta_hedged", rebalance="daily",
+                                         vol_target=0.1), 3),
+              ("default", StrategyConfig(variant="long_only_tilt", rebalance="regime"), 2)]
+    metrics, _ = _fast(window, signals, combos)
+    for k, (name, strategy, lag) in enumerate(combos):
+        result = _vectorbt(window, signals[name], strategy, lag)
+        ref = series_metrics(result.returns, result.turnover)
+        assert abs(metrics[k, 0] - ref["total_return"]) < TOL, strategy.variant
+        assert abs(metrics[k, 2] - ref["sharpe"]) < TOL, strategy.variant
+
+
 def test_partial_fills_when_cash_runs_short_match_vectorbt(market):
     """A fully invested long-only book paying fees (no cash buffer): vectorbt fills the last
     buy partially. The shipped grids keep the 1% cash buffer, so this is the exception."""
