@@ -67,17 +67,18 @@ def main() -> None:
     args = parser.parse_args()
     from backtests.tearsheet import default_workers
 
-    reports = Path(tempfile.mkdtemp(prefix="bench-reports-"))
-    numba_cache = Path(tempfile.mkdtemp(prefix="bench-numba-"))
-    env = {**os.environ, "DRAIN_REPORTS_DIR": str(reports), "NUMBA_CACHE_DIR": str(numba_cache)}
+    folders = {name: Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+               for name in ("reports", "numba", "cache")}
+    env = {**os.environ, "DRAIN_REPORTS_DIR": str(folders["reports"]),
+           "NUMBA_CACHE_DIR": str(folders["numba"]), "DRAIN_CACHE_DIR": str(folders["cache"])}
     try:
         cold = timed_run(env, "cold")
         warm = [timed_run(env, f"warm{i}") for i in range(args.repeats)]
     finally:
-        shutil.rmtree(reports, ignore_errors=True)
-        shutil.rmtree(numba_cache, ignore_errors=True)
+        for folder in folders.values():
+            shutil.rmtree(folder, ignore_errors=True)
     print(f"cores available: {default_workers()}")
-    print(f"drain backtest, cold (empty numba cache: JIT + tearsheet included): {cold:6.1f} s")
+    print(f"drain backtest, cold (empty numba and data caches: JIT, calendar): {cold:6.1f} s")
     print(f"drain backtest, warm, median of {len(warm)}:{'':27s}{statistics.median(warm):6.1f} s"
           f"  (runs: {', '.join(f'{w:.1f}' for w in warm)})")
     print("stages of a warm run, timed serially in one process:")
