@@ -41,6 +41,16 @@ def _vectorbt(window, signal, strategy: StrategyConfig, lag: int):
     return run_backtest(targets.orders, window, window["IRX"], BacktestConfig(lag=lag))
 
 
+def _assert_fast_matches_vectorbt(window, signals, combos) -> None:
+    """Total return and Sharpe of each (signal name, strategy, lag) agree to ``TOL``."""
+    metrics, _ = _fast(window, signals, combos)
+    for k, (name, strategy, lag) in enumerate(combos):
+        result = _vectorbt(window, signals[name], strategy, lag)
+        ref = series_metrics(result.returns, result.turnover)
+        assert abs(metrics[k, 0] - ref["total_return"]) < TOL, strategy
+        assert abs(metrics[k, 2] - ref["sharpe"]) < TOL, strategy
+
+
 def _fast(window, signals, combos):
     tickers = sorted(set().union(*(universe(s) for _, s, _ in combos)))
     sim = FastSim(window, tickers, BacktestConfig())
@@ -85,12 +95,7 @@ def test_hedged_spreads_at_odd_leg_sizes_match_vectorbt(market):
               for leg, when, rule, target, lag in ((0.3, "reverse", "regime", 0.15, 2),
                                                    (0.7, "reverse", "monthly", 0.15, 2),
                                                    (0.3, "flat", "weekly", None, 1))]
-    metrics, _ = _fast(window, signals, combos)
-    for k, (name, strategy, lag) in enumerate(combos):
-        result = _vectorbt(window, signals[name], strategy, lag)
-        ref = series_metrics(result.returns, result.turnover)
-        assert abs(metrics[k, 0] - ref["total_return"]) < TOL, strategy
-        assert abs(metrics[k, 2] - ref["sharpe"]) < TOL, strategy
+    _assert_fast_matches_vectorbt(window, signals, combos)
 
 
 def test_every_variant_and_rule_matches_vectorbt(market):
@@ -100,12 +105,7 @@ def test_every_variant_and_rule_matches_vectorbt(market):
               for v, r in zip(("regime_long_short", "signal_long_short", "long_only_tilt",
                                "beta_hedged"), ("regime", "daily", "weekly", "monthly"),
                               strict=True)]
-    metrics, _ = _fast(window, signals, combos)
-    for k, (name, strategy, lag) in enumerate(combos):
-        result = _vectorbt(window, signals[name], strategy, lag)
-        ref = series_metrics(result.returns, result.turnover)
-        assert abs(metrics[k, 0] - ref["total_return"]) < TOL, strategy.variant
-        assert abs(metrics[k, 2] - ref["sharpe"]) < TOL, strategy.variant
+    _assert_fast_matches_vectorbt(window, signals, combos)
 
 
 def test_long_lags_and_the_reversed_signal_variant_match_vectorbt(market):
@@ -118,12 +118,7 @@ def test_long_lags_and_the_reversed_signal_variant_match_vectorbt(market):
               ("default", StrategyConfig(variant="beta_hedged", rebalance="daily",
                                          vol_target=0.1), 3),
               ("default", StrategyConfig(variant="long_only_tilt", rebalance="regime"), 2)]
-    metrics, _ = _fast(window, signals, combos)
-    for k, (name, strategy, lag) in enumerate(combos):
-        result = _vectorbt(window, signals[name], strategy, lag)
-        ref = series_metrics(result.returns, result.turnover)
-        assert abs(metrics[k, 0] - ref["total_return"]) < TOL, strategy.variant
-        assert abs(metrics[k, 2] - ref["sharpe"]) < TOL, strategy.variant
+    _assert_fast_matches_vectorbt(window, signals, combos)
 
 
 def test_partial_fills_when_cash_runs_short_match_vectorbt(market):
