@@ -157,7 +157,7 @@ def _build_into(run_dir: Path, out: Path, manifest: dict,
     returns = _read(run_dir, "returns.csv")
     tearsheet = (returns["strategy"], returns["SPY"], out / "tearsheet.html",
                  f"liquidity-drain: {manifest['name']} vs SPY")
-    pending = tearsheets.submit(write_tearsheet, *tearsheet) if tearsheets else None
+    pending = tearsheets.submit(write_tearsheet, *tearsheet) if tearsheets is not None else None
     if pending is None:
         write_tearsheet(*tearsheet)
     stats = run_stats(run_dir)
