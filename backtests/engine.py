@@ -35,7 +35,7 @@ from drain_data.errors import DrainError
 
 def _import_vectorbt() -> ModuleType:
     """``import vectorbt`` without its eager ``import quantstats`` (about 0.7 s, which
-    ``drain backtest`` spends in its tearsheet process instead). vectorbt's ``.qs`` accessors
+    ``drain backtest`` spends in its sidecar process instead). vectorbt's ``.qs`` accessors
     import quantstats when first used, so nothing is lost."""
     if "quantstats" in sys.modules or "vectorbt" in sys.modules:
         import vectorbt

@@ -164,3 +164,23 @@ def test_series_metrics_by_hand():
     assert out["sharpe"] == pytest.approx(returns.mean() / returns.std() * math.sqrt(252))
     assert out["max_drawdown"] == pytest.approx(wealth[1] / wealth[0] - 1)
     assert out["cagr"] == pytest.approx(wealth[-1] ** (252 / 4) - 1)
+
+
+def test_returns_up_to_t_do_not_change_when_later_data_is_cut(market):
+    """The kernel looks ahead only to skip days on which nothing can change: cutting prices and
+    signals after t must leave every return up to t as it was."""
+    _, window, signals = market
+    combos = [(name, StrategyConfig(variant=v, rebalance=r, vol_target=0.1), lag)
+              for name, v, r, lag in (("default", "regime_long_short", "weekly", 1),
+                                      ("loose", "signal_long_short", "daily", 2),
+                                      ("default", "long_only_tilt", "regime", 1),
+                                      ("loose", "beta_hedged", "monthly", 3))]
+    _, full = _fast(window, signals, combos)
+    cut = "2020-06-15"
+    short_window = window.loc[:cut]
+    short_signals = {name: dataclasses.replace(s, composite=s.composite.loc[:cut],
+                                               regime=s.regime.loc[:cut])
+                     for name, s in signals.items()}
+    _, short = _fast(short_window, short_signals, combos)
+    assert short.shape[1] == len(short_window) < full.shape[1]
+    np.testing.assert_array_equal(short, full[:, :len(short_window)])
