@@ -36,16 +36,16 @@ def timed_run(env: dict[str, str], name: str) -> float:
 def stages() -> list[tuple[str, float]]:
     """Seconds per stage of one warm run, in this process, one stage after another."""
     marks = [("start", time.perf_counter())]
-    from backtests.prepare import prepare_run
-    from backtests.run_config import RunConfig
+    from backtests.run.config import RunConfig
+    from backtests.run.prepare import prepare_run
     marks.append(("sidecar: imports (pandas, signals, ...)", time.perf_counter()))
     prepared = prepare_run(RunConfig.load())
     marks.append(("sidecar: data, signal, weights", time.perf_counter()))
-    from backtests.tearsheet import import_plotting, write_tearsheet
+    from backtests.report.tearsheet import import_plotting, write_tearsheet
     import_plotting()
     marks.append(("sidecar: imports (matplotlib, quantstats)", time.perf_counter()))
-    from backtests.pipeline import simulate
-    from backtests.report import save_run
+    from backtests.report.run_folder import save_run
+    from backtests.run.pipeline import simulate
     marks.append(("main: imports (vectorbt)", time.perf_counter()))
     run = simulate(prepared)
     marks.append(("main: portfolio and benchmarks (vectorbt)", time.perf_counter()))
@@ -65,7 +65,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5, help="warm runs to time")
     args = parser.parse_args()
-    from backtests.tearsheet import default_workers
+    from backtests.report.tearsheet import default_workers
 
     folders = {name: Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
                for name in ("reports", "numba", "cache")}

@@ -5,7 +5,7 @@
 
 Each side runs in its own subprocess so that its peak RSS (``ru_maxrss``) is its own:
 
-* fast: ``backtests.sweep.run_sweep`` on ``--n`` combinations drawn from the shipped
+* fast: ``backtests.tune.sweep.run_sweep`` on ``--n`` combinations drawn from the shipped
   ``[tune.grids.benchmark]`` grid, exactly as ``drain tune`` runs them: every distinct signal
   computed (inside the timing), basis matrices built, the numba kernel, one parquet file per
   chunk of 1,000. Numba compilation is warmed up first (on every 50th combination: every variant
@@ -42,14 +42,14 @@ def _selection(n: int, seed: int):
     """``n`` distinct combinations drawn from the benchmark grid (all of them if fewer)."""
     import dataclasses
 
-    from backtests.config import BacktestConfig
-    from backtests.sweep import grid_from_table, grid_section, select
-    from drain_cli.tune_cmd import default_config_path
-    from drain_data.tomlfile import read_toml
+    from backtests.sim.config import BacktestConfig
+    from backtests.tune.sweep import grid_from_table, grid_section, select
+    from drain_core.configs import tune_config_path
+    from drain_core.tomlfile import read_toml
     from signals import SignalConfig
     from strategies import StrategyConfig
 
-    name, table = grid_section(read_toml(default_config_path()), "benchmark")
+    name, table = grid_section(read_toml(tune_config_path()), "benchmark")
     grid = grid_from_table(table, name)
     full = select(grid, SignalConfig(), StrategyConfig(), BacktestConfig(), cap=10**9)
     picked = sorted(random.Random(seed).sample(range(full.n_trials), min(n, full.n_trials)))
@@ -60,8 +60,8 @@ def run_fast(n: int, seed: int, repeats: int) -> dict:
     """Time ``run_sweep`` on ``n`` combinations (after a numba warm-up), ``repeats`` times."""
     import dataclasses
 
-    from backtests.config import BacktestConfig
-    from backtests.sweep import run_sweep
+    from backtests.sim.config import BacktestConfig
+    from backtests.tune.sweep import run_sweep
     from drain_data import load_dataset
 
     dataset = load_dataset()
@@ -111,11 +111,11 @@ def run_fast(n: int, seed: int, repeats: int) -> dict:
 
 
 def _engine_inputs(orders, prices, lag, config):
-    """The legs and deflated closes ``backtests.engine.run_backtest`` builds for one combo."""
+    """The legs and deflated closes ``backtests.sim.engine.run_backtest`` builds for one combo."""
     import numpy as np
     import pandas as pd
 
-    from backtests.engine import (
+    from backtests.sim.engine import (
         DAY_COUNT,
         SHORT_SUFFIX,
         _split_legs,
@@ -146,9 +146,9 @@ def run_naive(n: int, seed: int, n_fast: int) -> dict:
     import pandas as pd
     import vectorbt as vbt
 
-    from backtests.config import BacktestConfig
-    from backtests.engine import run_backtest  # noqa: F401  (sets vectorbt's year_freq)
-    from backtests.fastsim import METRICS, FastSim, series_metrics
+    from backtests.sim.config import BacktestConfig
+    from backtests.sim.engine import run_backtest  # noqa: F401  (sets vectorbt's year_freq)
+    from backtests.sim.fastsim import METRICS, FastSim, series_metrics
     from drain_data import load_dataset
     from signals import compute_signal
     from strategies import build_targets, universe
@@ -236,7 +236,7 @@ def main() -> None:
     fast = _child("fast", args)
     naive = _child("naive", args)
     rules = ", ".join(f"{k} {v:,}" for k, v in sorted(fast["rules"].items()))
-    print(f"grid: [tune.grids.benchmark] of drain_cli/configs/tune.toml, {fast['combos']:,} of "
+    print(f"grid: [tune.grids.benchmark] of drain_core/configs/tune.toml, {fast['combos']:,} of "
           f"its {fast['grid_distinct']:,} distinct combinations (seed {args.seed}); "
           f"rebalancing: {rules}")
     print(f"signals: {fast['signal_configs']} distinct signal configurations from "

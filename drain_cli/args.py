@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from drain_data.errors import DrainError
+from drain_core.errors import DrainError
 
 if TYPE_CHECKING:  # pandas is imported on use: the CLI starts before its heavy imports
     import pandas as pd

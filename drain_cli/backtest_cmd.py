@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``drain backtest``."""
     parser.add_argument("--config", help="TOML file with [signal], [strategy], [backtest] "
-                        "(default: the shipped drain_cli/configs/default.toml)")
+                        "(default: the shipped drain_core/configs/default.toml)")
     parser.add_argument("--strategy", help="variant: regime_long_short, signal_long_short, "
                         "long_only_tilt or beta_hedged (overrides the config)")
     parser.add_argument("--start", help="first session traded (YYYY-MM-DD)")
@@ -36,9 +36,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, sidecar: Sidecar) -> int:
-    from backtests.prepare import prepare_run
-    from backtests.run_config import RunConfig
-    from backtests.tearsheet import import_plotting
+    from backtests.report.tearsheet import import_plotting
+    from backtests.run.config import RunConfig
+    from backtests.run.prepare import prepare_run
     from drain_cli.args import parse_date, run_name
 
     config = RunConfig.load(args.config)
@@ -51,10 +51,10 @@ def _run(args: argparse.Namespace, sidecar: Sidecar) -> int:
     prepared = sidecar.submit(prepare_run, config, start=args.start, end=args.end)
     sidecar.submit(import_plotting)
 
-    from backtests.pipeline import simulate  # vectorbt: about 2 s, beside the sidecar's work
-    from backtests.report import run_stats, save_run
-    from backtests.runs_index import update_index
-    from drain_data.paths import atomic_run_dir, reports_root
+    from backtests.report.run_folder import run_stats, save_run
+    from backtests.report.runs_index import update_index
+    from backtests.run.pipeline import simulate  # vectorbt: about 2 s, beside the sidecar's work
+    from drain_core.paths import atomic_run_dir, reports_root
 
     result = simulate(prepared.result())
     with atomic_run_dir(name) as tmp:

@@ -12,7 +12,7 @@ import importlib
 import importlib.util
 import sys
 
-from drain_data.errors import DrainError
+from drain_core.errors import DrainError
 
 COMMANDS = {
     "data": ("drain_cli.data_cmd", "inspect and refresh the data (show, update)"),

@@ -13,9 +13,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Rebuild stats.json, tearsheet.html and report.html in place, then the runs index."""
-    from backtests.report import build_reports
-    from backtests.runs_index import update_index
-    from drain_data.errors import DrainError
+    from backtests.report.run_folder import build_reports
+    from backtests.report.runs_index import update_index
+    from drain_core.errors import DrainError
 
     run_dir = Path(args.run_dir)
     if not run_dir.is_dir():

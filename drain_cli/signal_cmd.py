@@ -9,17 +9,16 @@ stress indices: a comparison only, never an input) and the share of days in each
 from __future__ import annotations
 
 import argparse
-from importlib import resources
 
 from drain_cli.args import parse_date, run_name
-from drain_data.errors import DrainError
+from drain_core.errors import DrainError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """--config, --as-of, --name."""
     parser.add_argument("--config", metavar="F",
                         help="TOML file whose [signal] section sets the parameters "
-                             "(default: drain_cli/configs/default.toml)")
+                             "(default: drain_core/configs/default.toml)")
     parser.add_argument("--as-of", metavar="DATE", dest="as_of",
                         help="compute with only what was known at the close of DATE (YYYY-MM-DD)")
     parser.add_argument("--name", metavar="NAME",
@@ -28,15 +27,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _load_config(path: str | None):
+    from drain_core.configs import default_config_path
     from signals import SignalConfig
 
     if path:
         return SignalConfig.from_toml(path, section="signal")
-    default = resources.files("drain_cli") / "configs" / "default.toml"
-    if default.is_file():
-        with resources.as_file(default) as real:
-            return SignalConfig.from_toml(real, section="signal")
-    return SignalConfig()
+    return SignalConfig.from_toml(default_config_path(), section="signal")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,9 +40,9 @@ def run(args: argparse.Namespace) -> int:
     import json
     import time
 
-    from backtests.runs_index import update_index
+    from backtests.report.runs_index import update_index
+    from drain_core.paths import atomic_run_dir, reports_root
     from drain_data import load_dataset
-    from drain_data.paths import atomic_run_dir, reports_root
     from signals import compute_signal
     from signals.compare import stress_index_correlations
     from signals.plots import write_signal_html, write_signal_png

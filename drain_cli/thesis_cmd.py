@@ -10,11 +10,10 @@ window, crypto missing) is marked "insufficient data" with the reason; the comma
 from __future__ import annotations
 
 import argparse
-from importlib import resources
 from pathlib import Path
 
 from drain_cli.args import parse_date, run_name
-from drain_data.errors import DrainError
+from drain_core.errors import DrainError
 
 VERDICT_STYLE = {"supported": "green", "mixed": "yellow", "not supported": "red",
                  "insufficient data": "dim"}
@@ -24,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """--config, --start, --end, and a few overrides of the thesis parameters."""
     parser.add_argument("--config", metavar="F",
                         help="TOML file: [signal] and [strategy] sections (and an optional "
-                             "[thesis] one); default: drain_cli/configs/default.toml")
+                             "[thesis] one); default: drain_core/configs/default.toml")
     parser.add_argument("--start", metavar="DATE", help="first session of the tests (YYYY-MM-DD)")
     parser.add_argument("--end", metavar="DATE",
                         help="last session: only data known at its close is used (YYYY-MM-DD)")
@@ -38,17 +37,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output folder under the reports root (default thesis-<end date>)")
 
 
-def _config_path(path: str | None) -> Path | None:
+def _config_path(path: str | None) -> Path:
+    from drain_core.configs import default_config_path
+
     if path:
         return Path(path)
-    default = resources.files("drain_cli") / "configs" / "default.toml"
-    return Path(str(default)) if default.is_file() else None
+    return default_config_path()
 
 
 def _configs(args: argparse.Namespace):
-    from backtests.thesis import ThesisConfig
     from signals import SignalConfig
     from strategies.config import StrategyConfig
+    from thesis import ThesisConfig
 
     path = _config_path(args.config)
     if path is None:
@@ -75,10 +75,10 @@ def run(args: argparse.Namespace) -> int:
     """Load configs and data, test every claim, write the report, print the verdicts."""
     import time
 
-    from backtests.runs_index import update_index
-    from backtests.thesis import run_thesis, write_report
+    from backtests.report.runs_index import update_index
+    from drain_core.paths import atomic_run_dir, reports_root
     from drain_data import load_dataset
-    from drain_data.paths import atomic_run_dir, reports_root
+    from thesis import run_thesis, write_report
 
     started = time.perf_counter()
     signal, strategy, thesis = _configs(args)  # a bad config fails before any work

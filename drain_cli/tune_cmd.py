@@ -14,9 +14,10 @@ import shutil
 import sys
 import time
 from datetime import datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from drain_core.conventions import PERIODS_PER_YEAR
 
 KNOWN_SECTIONS = ("signal", "strategy", "backtest", "tune", "thesis")
 TUNE_KEYS = ("cap", "chunk_size", "pbo_blocks", "pbo_max_configs", "spa_max_models",
@@ -26,7 +27,7 @@ TUNE_KEYS = ("cap", "chunk_size", "pbo_blocks", "pbo_max_configs", "spa_max_mode
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``drain tune``."""
     parser.add_argument("--config", metavar="F", help="TOML file: base [signal], [strategy], "
-                        "[backtest] and optionally [tune] (default: drain_cli/configs/tune.toml)")
+                        "[backtest] and optionally [tune] (default: drain_core/configs/tune.toml)")
     parser.add_argument("--grid", metavar="SECTION", help="grid to sweep: NAME of a "
                         "[tune.grids.NAME] table (default: [tune.grid])")
     parser.add_argument("--name", metavar="NAME", help="run folder under reports/; rerunning "
@@ -40,17 +41,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def default_config_path() -> Path:
-    """The shipped tune configuration."""
-    return Path(str(resources.files("drain_cli") / "configs" / "tune.toml"))
-
-
 def load_settings(path: str | None) -> dict[str, Any]:
     """Base configs and [tune] settings (the shipped [tune] fills what the file lacks)."""
-    from backtests.config import BacktestConfig
-    from backtests.walkforward import WalkForwardConfig
-    from drain_data.errors import DrainError
-    from drain_data.tomlfile import read_toml
+    from backtests.sim.config import BacktestConfig
+    from backtests.tune.walkforward import WalkForwardConfig
+    from drain_core.configs import tune_config_path
+    from drain_core.errors import DrainError
+    from drain_core.tomlfile import read_toml
     from signals import SignalConfig
     from strategies import StrategyConfig
 
@@ -59,7 +56,7 @@ def load_settings(path: str | None) -> dict[str, Any]:
     if unknown:
         raise DrainError(f"unknown config section [{unknown[0]}]; known sections: "
                          f"{', '.join(KNOWN_SECTIONS)}")
-    shipped = read_toml(default_config_path())["tune"]
+    shipped = read_toml(tune_config_path())["tune"]
     own = document.get("tune", {})
     bad = sorted(set(own) - set(TUNE_KEYS))
     if bad:
@@ -87,8 +84,8 @@ def load_settings(path: str | None) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Check the grid, sweep, analyse, write ``reports/<name>/``, print the verdict."""
-    from backtests.runs_index import update_index
-    from backtests.sweep import (
+    from backtests.report.runs_index import update_index
+    from backtests.tune.sweep import (
         copy_chunks,
         grid_from_table,
         grid_section,
@@ -97,11 +94,11 @@ def run(args: argparse.Namespace) -> int:
         select,
         sweep_key,
     )
-    from backtests.walkforward import make_splits
+    from backtests.tune.walkforward import make_splits
     from drain_cli.args import parse_date, run_name
+    from drain_core.errors import DrainError
+    from drain_core.paths import atomic_run_dir, reports_root
     from drain_data import load_dataset
-    from drain_data.errors import DrainError
-    from drain_data.paths import atomic_run_dir, reports_root
 
     started = time.perf_counter()
     start = parse_date(args.start, "--start")
@@ -158,7 +155,7 @@ def rerun(dataset, window, combo, backtest):
     run_backtest (vectorbt)."""
     import dataclasses
 
-    from backtests.engine import run_backtest
+    from backtests.sim.engine import run_backtest
     from signals import compute_signal
     from strategies import build_targets
 
@@ -173,7 +170,7 @@ def spy_buy_and_hold(window, backtest):
     import numpy as np
     import pandas as pd
 
-    from backtests.engine import run_backtest
+    from backtests.sim.engine import run_backtest
 
     orders = pd.DataFrame({"SPY": np.nan}, index=window.index)
     orders.iloc[0] = 1.0
@@ -188,16 +185,16 @@ def analyse(result, selection, dataset, settings: dict[str, Any], *, seed: int,
     import numpy as np
     import pandas as pd
 
-    from backtests.fastsim import METRICS, series_metrics
-    from backtests.overfitting import (
+    from backtests.report.tune_pages import verdict
+    from backtests.sim.fastsim import METRICS, series_metrics
+    from backtests.stats.overfitting import (
         bootstrap_confidence_intervals,
         deflated_sharpe_ratio,
         probability_of_backtest_overfitting,
         spa_test,
     )
-    from backtests.sweep import used_params
-    from backtests.tune_report import verdict
-    from backtests.walkforward import walk_forward
+    from backtests.tune.sweep import used_params
+    from backtests.tune.walkforward import walk_forward
 
     tune = settings["tune"]
     backtest = settings["backtest"]
@@ -231,7 +228,7 @@ def analyse(result, selection, dataset, settings: dict[str, Any], *, seed: int,
             return None
 
     nan = math.nan
-    trial_sr = sharpe[np.isfinite(sharpe)] / math.sqrt(252)
+    trial_sr = sharpe[np.isfinite(sharpe)] / math.sqrt(PERIODS_PER_YEAR)
     dsr = attempt("DSR", lambda: deflated_sharpe_ratio(
         best_run.returns.to_numpy(), trial_sr, n_trials=selection.n_trials))
     rng = np.random.default_rng(seed)
@@ -288,7 +285,7 @@ def analyse(result, selection, dataset, settings: dict[str, Any], *, seed: int,
         "oos_cagr_ci": list(boot_oos["cagr"]),
         "is_sharpe_ci": list(boot_is["sharpe"]),
         "dsr": dsr.dsr if dsr else nan,
-        "sr0_annual": dsr.sr0_per_period * math.sqrt(252) if dsr else nan,
+        "sr0_annual": dsr.sr0_per_period * math.sqrt(PERIODS_PER_YEAR) if dsr else nan,
         "skew": dsr.skew if dsr else nan,
         "kurtosis": dsr.raw_kurtosis if dsr else nan,
         "pbo_configs": int(len(pbo_cols)),
@@ -326,8 +323,8 @@ def write_run(folder: Path, result, selection, analysis: dict[str, Any],
     """Every file of the run folder."""
     import dataclasses
 
-    from backtests.tearsheet import write_tearsheet
-    from backtests.tune_report import (
+    from backtests.report.tearsheet import write_tearsheet
+    from backtests.report.tune_pages import (
         toml_text,
         write_heatmaps,
         write_overfitting_panel,

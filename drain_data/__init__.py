@@ -1,12 +1,12 @@
 """Point-in-time data layer: embedded snapshot, live cache, publication rules, NYSE calendar.
 
 ``Dataset``, ``coverage`` and ``load_dataset`` are loaded on first use, so that importing a light
-module of this package (``drain_data.errors``, ``drain_data.paths``) does not import pandas.
+module of this package (``drain_core.errors``, ``drain_core.paths``) does not import pandas.
 """
 
 from typing import TYPE_CHECKING, Any
 
-from drain_data.errors import DrainError
+from drain_core.errors import DrainError
 
 if TYPE_CHECKING:
     from drain_data.store import Dataset, coverage, load_dataset

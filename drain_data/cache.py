@@ -16,7 +16,7 @@ import pandas as pd
 import platformdirs
 from filelock import FileLock, Timeout
 
-from drain_data.errors import DrainError
+from drain_core.errors import DrainError
 
 CACHE_ENV = "DRAIN_CACHE_DIR"
 TABLES = {

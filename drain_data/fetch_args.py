@@ -8,8 +8,8 @@ from typing import Any
 
 import pandas as pd
 
+from drain_core.errors import DrainError
 from drain_data import clock
-from drain_data.errors import DrainError
 
 
 def parse_since(since: Any) -> pd.Timestamp:

@@ -13,7 +13,7 @@ from typing import TypeVar
 
 import tenacity
 
-from drain_data.errors import DrainError
+from drain_core.errors import DrainError
 
 MAX_ATTEMPTS = 4
 # Read at call time, so tests can make it tiny: 1 s, 2 s, 4 s (+ up to 1 s jitter) between tries.

@@ -16,8 +16,8 @@ import pandas as pd
 import requests
 import tenacity
 
+from drain_core.errors import DrainError
 from drain_data import cache, clock
-from drain_data.errors import DrainError
 from drain_data.fetch_args import parse_since, since_text, split_names
 from drain_data.fetch_errors import EmptyDownload, Transient, with_retries
 from drain_data.releases import MACRO_RULES

@@ -10,13 +10,13 @@ from collections.abc import Callable
 
 import pandas as pd
 
+from drain_core.errors import DrainError
 from drain_data.calendar import (
     as_naive_dates,
     business_day_after,
     session_after,
     session_on_or_after,
 )
-from drain_data.errors import DrainError
 
 Rule = Callable[[pd.DatetimeIndex], pd.DatetimeIndex]
 

@@ -18,9 +18,9 @@ from importlib import resources
 
 import pandas as pd
 
+from drain_core.errors import DrainError
 from drain_data import cache
 from drain_data.calendar import as_naive_dates, nyse_sessions
-from drain_data.errors import DrainError
 from drain_data.releases import (
     MACRO_RULES,
     capex_available_at,

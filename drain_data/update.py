@@ -26,8 +26,8 @@ import pandas as pd
 import requests
 import tenacity
 
+from drain_core.errors import DrainError
 from drain_data import cache, store
-from drain_data.errors import DrainError
 from drain_data.fetch_args import parse_since, split_names
 from drain_data.fetch_errors import EmptyDownload
 from drain_data.fred import check_series, fetch_fred

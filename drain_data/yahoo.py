@@ -19,9 +19,9 @@ import pandas as pd
 import requests
 import tenacity
 
+from drain_core.errors import DrainError
 from drain_data import cache, clock, store
 from drain_data.calendar import as_naive_dates
-from drain_data.errors import DrainError
 from drain_data.fetch_args import parse_since, since_text, split_names
 from drain_data.fetch_errors import EmptyDownload, Transient, with_retries
 

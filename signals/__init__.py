@@ -1,7 +1,7 @@
 """The liquidity-drain signal: point-in-time components, z-scores, a gated composite, regimes.
 
     from signals import SignalConfig, compute_signal, SignalResult, REGIMES
-    config = SignalConfig.from_toml("drain_cli/configs/default.toml")
+    config = SignalConfig.from_toml("drain_core/configs/default.toml")
     result = compute_signal(load_dataset(), config)
 """
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from drain_data.errors import DrainError
-from drain_data.tomlfile import read_toml
+from drain_core.errors import DrainError
+from drain_core.tomlfile import read_toml
 
 # Components in display order, grouped by the four pillars of the thesis. Each is oriented so that
 # a higher value means more drain. The functions live in ``signals.components``.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-REGIMES: tuple[str, ...] = ("abundant", "draining", "scarce")
+from drain_core.conventions import REGIMES
 
 
 def expanding_zscore(values: pd.DataFrame | pd.Series, min_periods: int = 2):

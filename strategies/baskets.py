@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from drain_data.errors import DrainError
+from drain_core.errors import DrainError
 
 
 def check_members(prices: pd.DataFrame, members: tuple[str, ...], basket: str) -> None:

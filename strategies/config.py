@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from drain_data.errors import DrainError
-from drain_data.tomlfile import read_toml, reject_unknown_keys
+from drain_core.conventions import REGIMES
+from drain_core.errors import DrainError
+from drain_core.tomlfile import read_toml, reject_unknown_keys
 
 VARIANTS = ("regime_long_short", "signal_long_short", "long_only_tilt", "beta_hedged")
 WEIGHTINGS = ("equal", "inverse_vol")
@@ -85,7 +86,7 @@ class StrategyConfig:
                 raise DrainError(f"strategy basket {basket!r} is not defined; define it under "
                                  f"[strategy.baskets] (defined: {', '.join(self.baskets)})")
         for regime, shares in self.tilt.items():
-            if regime not in ("abundant", "draining", "scarce") or len(shares) != 3:
+            if regime not in REGIMES or len(shares) != 3:
                 raise DrainError(f"strategy.tilt.{regime} must name a regime and give three "
                                  f"shares (cash_flow, speculative, SPY)")
             if sum(shares) > 1 + 1e-12 or min(shares) < 0:

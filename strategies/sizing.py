@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-PERIODS_PER_YEAR = 252
+from drain_core.conventions import PERIODS_PER_YEAR
 
 
 def book_volatility(weights: pd.DataFrame, prices: pd.DataFrame, lookback: int) -> pd.Series:

@@ -10,10 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from drain_core.conventions import DRAIN_REGIMES
 from strategies.baskets import basket_weights
 from strategies.config import StrategyConfig
-
-DRAIN_REGIMES = ("draining", "scarce")
 
 
 def regime_exposure(regime: pd.Series, when_abundant: str) -> pd.Series:

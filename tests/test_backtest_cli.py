@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtests.metrics import summary
+from backtests.stats.performance import summary
 from drain_cli.main import main
 
 START = "2025-06-02"
@@ -123,7 +123,7 @@ def test_bad_input_is_one_line_exit_2_nothing_written(capsys, tmp_path):
 
 
 def test_index_lists_runs_of_every_kind(tmp_path):
-    from backtests.runs_index import update_index
+    from backtests.report.runs_index import update_index
 
     for folder, files in {
         "bt": {"report.html": "", "tearsheet.html": "",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from backtests.pipeline import RunConfig
+from backtests.run.pipeline import RunConfig
+from drain_core.tomlfile import read_toml, write_toml
 from drain_data import DrainError
-from drain_data.tomlfile import read_toml, write_toml
 from strategies import StrategyConfig
 
 

@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtests.config import BacktestConfig
-from backtests.engine import run_backtest
-from backtests.fastsim import METRICS, FastSim, cash_index, series_metrics
-from backtests.sweep import grid_from_table, grid_section, run_sweep, select
-from drain_cli.tune_cmd import default_config_path
+from backtests.sim.config import BacktestConfig
+from backtests.sim.engine import run_backtest
+from backtests.sim.fastsim import METRICS, FastSim, cash_index, series_metrics
+from backtests.tune.sweep import grid_from_table, grid_section, run_sweep, select
+from drain_core.configs import tune_config_path
 from drain_data import load_dataset
 from signals import SignalConfig, compute_signal
 from strategies import StrategyConfig, build_targets, universe
@@ -65,7 +65,7 @@ def test_sampled_grid_combinations_match_vectorbt(market, grid):
     """8 random combinations of a shipped grid, run the way a sweep runs them (shared signals,
     chunks), against the reference pipeline: compute_signal -> build_targets -> run_backtest."""
     dataset, window, _ = market
-    document = tomllib.loads(default_config_path().read_text())
+    document = tomllib.loads(tune_config_path().read_text())
     name, table = grid_section(document, grid)
     full = select(grid_from_table(table, name), SignalConfig(), StrategyConfig(),
                   BacktestConfig(), cap=10**6)
@@ -149,7 +149,7 @@ def test_irrelevant_parameters_give_identical_returns(market):
 
 
 def test_cash_index_matches_engine(market):
-    from backtests.engine import accrual_index, daily_rates
+    from backtests.sim.engine import accrual_index, daily_rates
 
     _, window, _ = market
     expected = accrual_index(daily_rates(window["IRX"], window.index)).to_numpy()

@@ -24,8 +24,8 @@ import yfinance
 from responses import matchers
 
 from drain_cli.main import main
+from drain_core.errors import DrainError
 from drain_data import cache, clock, coverage, fetch_errors, load_dataset
-from drain_data.errors import DrainError
 from drain_data.fetch_args import parse_since
 from drain_data.fetch_errors import (
     MAX_ATTEMPTS,

@@ -1,4 +1,4 @@
-"""Tests for backtests.overfitting: Sharpe SE, PSR, DSR, PBO (CSCV), bootstrap CIs, SPA.
+"""Tests for backtests.stats.overfitting: Sharpe SE, PSR, DSR, PBO (CSCV), bootstrap CIs, SPA.
 
 Every expected value is either computed by hand (constants in the test) or by a second,
 independent route (explicit moments, a naive CSCV loop, analytic CI widths).
@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from backtests.overfitting import (
+from backtests.stats.overfitting import (
     EULER_MASCHERONI,
     bootstrap_confidence_intervals,
     deflated_sharpe_ratio,

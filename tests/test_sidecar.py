@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtests.tearsheet import write_tearsheet
+from backtests.report.tearsheet import write_tearsheet
 from drain_cli.sidecar import Sidecar
-from drain_data.errors import DrainError
+from drain_core.errors import DrainError
 
 
 def _fail(message: str) -> None:
@@ -59,8 +59,8 @@ def test_shutdown_stops_a_busy_sidecar_at_once():
 
 def test_cli_and_engine_leave_the_plotting_libraries_to_the_sidecar():
     probe = ("import sys; import drain_cli.main as m; m.build_parser(); "
-             "light = 'pandas' not in sys.modules; import backtests.prepare; "
-             "prepare = 'vectorbt' not in sys.modules; import backtests.engine; "
+             "light = 'pandas' not in sys.modules; import backtests.run.prepare; "
+             "prepare = 'vectorbt' not in sys.modules; import backtests.sim.engine; "
              "print(light, prepare, 'quantstats' not in sys.modules, "
              "'matplotlib' not in sys.modules)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import math
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from drain_cli.main import main
+from drain_core.configs import default_config_path
+from drain_core.errors import DrainError
 from drain_data import load_dataset
 from drain_data.calendar import nyse_sessions
-from drain_data.errors import DrainError
 from drain_data.releases import issuance_available_at
 from drain_data.store import Dataset
 from signals import COMPONENTS, REGIMES, SignalConfig, SignalResult, compute_signal
@@ -289,7 +289,7 @@ def test_compute_signal_is_fast(dataset):
 
 
 def test_default_toml_matches_code_defaults():
-    path = Path(__file__).resolve().parents[1] / "drain_cli" / "configs" / "default.toml"
+    path = default_config_path()
     assert SignalConfig.from_toml(path) == SignalConfig()
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtests.config import BacktestConfig
-from backtests.sweep import (
+from backtests.sim.config import BacktestConfig
+from backtests.tune.sweep import (
     SignalCache,
     grid_from_table,
     grid_section,
@@ -20,9 +20,9 @@ from backtests.sweep import (
     sweep_key,
     used_params,
 )
-from drain_cli.tune_cmd import default_config_path
+from drain_core.configs import tune_config_path
+from drain_core.errors import DrainError
 from drain_data import load_dataset
-from drain_data.errors import DrainError
 from signals import SignalConfig, compute_signal
 from strategies import StrategyConfig
 
@@ -113,7 +113,7 @@ def test_jointly_invalid_and_duplicate_combinations_are_dropped():
 
 
 def test_shipped_grids_load_and_fit_the_cap():
-    document = tomllib.loads(default_config_path().read_text())
+    document = tomllib.loads(tune_config_path().read_text())
     for name in [None, *document["tune"]["grids"]]:
         grid_name, table = grid_section(document, name)
         grid = grid_from_table(table, grid_name)

@@ -8,7 +8,13 @@ import tomllib
 import numpy as np
 import pandas as pd
 
-from backtests.tune_report import influence, toml_text, verdict, write_heatmaps, write_stability
+from backtests.report.tune_pages import (
+    influence,
+    toml_text,
+    verdict,
+    write_heatmaps,
+    write_stability,
+)
 
 GOOD = {"oos_sharpe": 1.2, "oos_sharpe_ci": [0.4, 2.0], "dsr": 0.97, "pbo": 0.2,
         "spa_pvalue": 0.01, "n_trials": 50, "spy_sharpe": 0.8}

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtests.tearsheet import _FigureFarm, write_tearsheet
+from backtests.report.tearsheet import _FigureFarm, write_tearsheet
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtests.thesis import (
+from drain_data.store import Dataset
+from tests.test_thesis_data import SPEC, Plant, synthetic_dataset, synthetic_signal
+from thesis import (
     ThesisConfig,
     against_capex_surges,
     build_inputs,
@@ -19,9 +21,7 @@ from backtests.thesis import (
     run_claims,
     write_report,
 )
-from backtests.thesis.result import INSUFFICIENT, SUPPORTED
-from drain_data.store import Dataset
-from tests.test_thesis_data import SPEC, Plant, synthetic_dataset, synthetic_signal
+from thesis.result import INSUFFICIENT, SUPPORTED
 
 FAST = ThesisConfig(bootstrap_reps=100)
 

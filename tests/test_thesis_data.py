@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from backtests.thesis import SignalView
 from drain_data.calendar import nyse_sessions
 from drain_data.releases import capex_available_at, issuance_available_at, macro_available_at
 from drain_data.store import Dataset
 from strategies.config import DEFAULT_BASKETS
+from thesis import SignalView
 
 START, END = "2016-01-04", "2021-12-31"
 SPEC = DEFAULT_BASKETS["speculative"]

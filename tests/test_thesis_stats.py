@@ -9,16 +9,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from backtests.thesis.result import (
-    INSUFFICIENT,
-    MIXED,
-    NOT_SUPPORTED,
-    SUPPORTED,
-    InsufficientData,
-    combine_verdicts,
-    verdict_for,
-)
-from backtests.thesis.stats import (
+from backtests.stats.econometrics import (
     chow_test,
     conditional_means,
     cross_correlation,
@@ -33,6 +24,15 @@ from backtests.thesis.stats import (
     sup_wald_test,
 )
 from drain_data.calendar import nyse_sessions
+from thesis.result import (
+    INSUFFICIENT,
+    MIXED,
+    NOT_SUPPORTED,
+    SUPPORTED,
+    InsufficientData,
+    combine_verdicts,
+    verdict_for,
+)
 
 N = 1500
 DAYS = nyse_sessions("2015-01-02")[:N]

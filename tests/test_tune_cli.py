@@ -8,12 +8,12 @@ import math
 import pandas as pd
 import pytest
 
-from backtests.config import BacktestConfig
-from backtests.engine import run_backtest
-from backtests.fastsim import series_metrics
+from backtests.sim.config import BacktestConfig
+from backtests.sim.engine import run_backtest
+from backtests.sim.fastsim import series_metrics
 from drain_cli.main import main
+from drain_core.paths import reports_root
 from drain_data import load_dataset
-from drain_data.paths import reports_root
 from signals import SignalConfig, compute_signal
 from strategies import StrategyConfig, build_targets
 

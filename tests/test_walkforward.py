@@ -8,15 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtests.walkforward import (
+from backtests.tune.walkforward import (
     WalkForwardConfig,
     choose,
     make_splits,
     score,
     walk_forward,
 )
+from drain_core.errors import DrainError
 from drain_data.calendar import nyse_sessions
-from drain_data.errors import DrainError
 
 
 def test_expanding_and_rolling_splits():

@@ -1,0 +1,1 @@
+"""Outputs: run folders, quantstats tearsheets, plotly pages, tune pages, the runs index."""

@@ -1,0 +1,1 @@
+"""Statistics: performance summaries, overfitting tests, and the econometrics of the thesis."""

@@ -1,0 +1,1 @@
+"""Tuning: parameter grids, the chunked sweep, and walk-forward validation."""

@@ -1,0 +1,833 @@
+"""Parameter sweeps: a grid from TOML, its combinations, and a chunked, resumable run.
+
+A grid is a TOML table whose leaves are lists of values, keyed by the config they change::
+
+    [tune.grid.signal]                 # any SignalConfig field
+    buffer_window = [42, 63]
+    [tune.grid.signal.weights]         # component weights, one list per component
+    issuance = [0.5, 1.0]
+    [tune.grid.strategy]               # any StrategyConfig field (tilt.<regime> too)
+    variant = ["regime_long_short", "beta_hedged"]
+    [tune.grid.backtest]
+    lag = [1, 2]                       # the only backtest parameter a sweep may vary
+
+Combinations are the cartesian product (signal parameters vary slowest, so a chunk touches few
+signal configurations), or a seeded random sample of it. Combinations that the configs reject
+together (e.g. ``scarce_above`` below ``draining_above``) are dropped and counted; so are
+duplicates: combinations that differ only in parameters their variant does not use.
+
+``run_sweep`` computes each distinct signal once (configurations that differ only in regime
+thresholds share one composite), runs the fast kernel chunk by chunk with a progress bar, and
+saves every chunk as parquet: a rerun over the same combinations and data skips finished chunks.
+The chunks are pipelined: while the kernel runs chunk k in a background thread (it releases the
+GIL), the caller computes the signals of chunk k + 1 and another thread saves chunk k - 1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+import math
+import os
+import random
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from backtests.sim.config import BacktestConfig
+from backtests.sim.fastsim import KERNEL_VERSION, METRICS, FastSim
+from drain_core.errors import DrainError
+from drain_data.store import Dataset
+from signals import SignalConfig, compute_signal
+from signals.transforms import regimes_with_hysteresis
+from strategies import StrategyConfig, universe
+
+SECTIONS = ("signal", "strategy", "backtest")
+DICT_FIELDS = {("signal", "weights"), ("strategy", "tilt")}
+BACKTEST_PARAMS = ("lag",)
+DEFAULT_CAP = 20_000
+DEFAULT_CHUNK = 1000
+REGIME_FIELDS = ("draining_above", "scarce_above", "hysteresis")
+
+
+# --------------------------------------------------------------------------------------------
+# The grid
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Named parameters (``section.field`` or ``section.field.key``) and their value lists."""
+
+    name: str
+    params: tuple[str, ...]
+    values: tuple[tuple[Any, ...], ...]
+
+    @property
+    def size(self) -> int:
+        """Number of combinations in the full cartesian product."""
+        return math.prod(len(v) for v in self.values)
+
+    def combination(self, number: int) -> dict[str, Any]:
+        """The ``number``-th combination of the product (the last parameter varies fastest)."""
+        out: dict[str, Any] = {}
+        for param, values in zip(reversed(self.params), reversed(self.values), strict=True):
+            number, digit = divmod(number, len(values))
+            out[param] = values[digit]
+        return {p: out[p] for p in self.params}
+
+    def varying(self) -> list[str]:
+        """Parameters with more than one value."""
+        return [p for p, v in zip(self.params, self.values, strict=True) if len(v) > 1]
+
+
+def _known_fields(section: str) -> set[str]:
+    cls = {"signal": SignalConfig, "strategy": StrategyConfig, "backtest": BacktestConfig}[section]
+    return {f.name for f in dataclasses.fields(cls)}
+
+
+def _unknown(name: str, choices) -> DrainError:
+    close = difflib.get_close_matches(name.rsplit(".", 1)[-1], list(choices), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return DrainError(f"unknown grid parameter {name!r}{hint}")
+
+
+def _flatten(table: dict[str, Any], grid_name: str) -> list[tuple[str, list[Any]]]:
+    """(param, values) pairs from a nested grid table, names checked against the configs."""
+    out: list[tuple[str, list[Any]]] = []
+    for section, fields in table.items():
+        if section not in SECTIONS:
+            raise DrainError(f"unknown grid parameter {section!r} in grid {grid_name!r}: grid "
+                             f"tables are {', '.join(SECTIONS)}")
+        if not isinstance(fields, dict):
+            raise DrainError(f"grid {grid_name!r}: {section} must be a table of parameters")
+        known = _known_fields(section)
+        if section == "backtest":
+            known = set(BACKTEST_PARAMS)
+        for key, values in fields.items():
+            name = f"{section}.{key}"
+            if key not in known:
+                if section == "backtest" and key in _known_fields("backtest"):
+                    raise DrainError(f"grid parameter {name!r} cannot vary in a sweep (only "
+                                     f"{', '.join('backtest.' + p for p in BACKTEST_PARAMS)})")
+                raise _unknown(name, known)
+            if (section, key) in DICT_FIELDS and isinstance(values, dict):
+                for sub, sub_values in values.items():
+                    out.append((f"{name}.{sub}", sub_values))
+            else:
+                out.append((name, values))
+    return out
+
+
+def grid_from_table(table: dict[str, Any], name: str) -> Grid:
+    """Validate a grid table: known parameters, non-empty value lists, at least one parameter."""
+    if not isinstance(table, dict) or not table:
+        raise DrainError(f"grid {name!r} is empty: give at least one parameter with a list of "
+                         f"values")
+    pairs = _flatten(table, name)
+    if not pairs:
+        raise DrainError(f"grid {name!r} is empty: give at least one parameter with a list of "
+                         f"values")
+    pairs.sort(key=lambda kv: SECTIONS.index(kv[0].split(".")[0]))  # signal varies slowest
+    params, values = [], []
+    for param, vals in pairs:
+        if not isinstance(vals, list):
+            vals = [vals]
+        if not vals:
+            raise DrainError(f"grid parameter {param!r} has an empty list of values")
+        params.append(param)
+        values.append(tuple(tuple(v) if isinstance(v, list) else v for v in vals))
+    return Grid(name=name, params=tuple(params), values=tuple(values))
+
+
+def grid_section(document: dict[str, Any], section: str | None) -> tuple[str, dict[str, Any]]:
+    """The grid table named ``section`` (default ``[tune.grid]``; ``NAME`` or
+    ``tune.grids.NAME`` for an alternative)."""
+    tune = document.get("tune", {})
+    if section in (None, "default", "grid", "tune.grid"):
+        if "grid" not in tune:
+            raise DrainError("no default grid: the config has no [tune.grid] table")
+        return "default", tune["grid"]
+    name = section.removeprefix("tune.grids.")
+    grids = tune.get("grids", {})
+    if name not in grids:
+        known = ", ".join(["default", *grids]) or "none"
+        close = difflib.get_close_matches(name, list(grids), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise DrainError(f"unknown grid {section!r}{hint}; grids in this config: {known}")
+    return name, grids[name]
+
+
+# --------------------------------------------------------------------------------------------
+# Combinations
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Combination:
+    """One point of the grid with the configs it stands for."""
+
+    number: int  # position in the full cartesian product
+    params: dict[str, Any]
+    signal: SignalConfig
+    strategy: StrategyConfig
+    lag: int
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The combinations a sweep runs, and what was dropped on the way."""
+
+    grid: Grid
+    combos: list[Combination]
+    sampled: int | None
+    invalid: int
+    duplicates: int
+    first_invalid: str = ""
+    seed: int = 0
+
+    @property
+    def n_trials(self) -> int:
+        """Combinations actually run (each one a trial for the deflated Sharpe)."""
+        return len(self.combos)
+
+
+def _section_changes(params: dict[str, Any], section: str) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    for name, value in params.items():
+        parts = name.split(".")
+        if parts[0] != section:
+            continue
+        if len(parts) == 3:
+            changes.setdefault(parts[1], {})[parts[2]] = value
+        else:
+            changes[parts[1]] = value
+    return changes
+
+
+def _signal_config(base: SignalConfig, changes: dict[str, Any]) -> SignalConfig:
+    values = base.to_dict()
+    for key, value in changes.items():
+        if key == "weights":
+            values["weights"] = {**values["weights"], **value}
+        else:
+            values[key] = list(value) if isinstance(value, tuple) else value
+    return SignalConfig.from_dict(values)
+
+
+def _strategy_config(base: StrategyConfig, changes: dict[str, Any]) -> StrategyConfig:
+    if changes.get("vol_target") == "none":  # TOML has no null: "none" = no volatility target
+        changes = {**changes, "vol_target": None}
+    if "tilt" in changes:
+        changes = {**changes, "tilt": {**base.tilt, **{k: tuple(v) for k, v in
+                                                        changes["tilt"].items()}}}
+    try:
+        return dataclasses.replace(base, **changes)
+    except TypeError as exc:
+        raise DrainError(f"bad strategy parameter: {exc}") from None
+
+
+def _alone_errors(grid: Grid, signal: SignalConfig,
+                  strategy: StrategyConfig) -> dict[tuple[str, Any], str]:
+    """Values their config rejects when set alone on the base configs (with the reason)."""
+    errors: dict[tuple[str, Any], str] = {}
+    for param, values in zip(grid.params, grid.values, strict=True):
+        section = param.split(".")[0]
+        for value in values:
+            changes = _section_changes({param: value}, section)
+            try:
+                if section == "signal":
+                    _signal_config(signal, changes)
+                elif section == "strategy":
+                    _strategy_config(strategy, changes)
+                elif not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                    raise DrainError(f"must be a whole number >= 1, got {value!r}")
+            except DrainError as exc:
+                errors[(param, value)] = str(exc)
+    return errors
+
+
+def _signal_used(signal: SignalConfig) -> dict[str, Any]:
+    """The signal config's fields that can change its output (the others are dropped)."""
+    sig = signal.to_dict()
+    if sig["standardise"] == "expanding":
+        sig.pop("z_window")
+    if sig["combine"] == "weights":
+        sig.pop("pca_min_periods")
+    else:
+        sig.pop("weights")
+    if sig["gate"] == "none":
+        for key in ("gate_k", "gate_center", "gate_steepness", "gated_components",
+                    "buffer_depleted_bn"):
+            sig.pop(key)
+    elif sig["gate"] == "step":
+        sig.pop("gate_center")
+        sig.pop("gate_steepness")
+    return sig
+
+
+def _strategy_used(strategy: StrategyConfig) -> dict[str, Any]:
+    """The strategy config's fields its variant reads (the others are dropped)."""
+    strat = dataclasses.asdict(strategy)
+    variant = strat["variant"]
+    if variant != "signal_long_short":
+        strat.pop("signal_scale")
+        strat.pop("signal_cap")
+    if variant != "long_only_tilt":
+        strat.pop("tilt")
+    else:
+        for key in ("when_abundant", "leg_size"):
+            strat.pop(key)
+    if variant != "beta_hedged":
+        strat.pop("beta_lookback")
+        if variant != "long_only_tilt":
+            strat.pop("hedge_asset")
+    if strat["vol_target"] is None:
+        strat.pop("vol_target_lookback")
+        strat.pop("max_leverage")
+    if strat["weighting"] == "equal":
+        strat.pop("vol_lookback")
+    return strat
+
+
+def _reads_regime(strategy: StrategyConfig) -> bool:
+    """Only the signal variant off the regime schedule ignores the regime thresholds."""
+    return strategy.variant != "signal_long_short" or strategy.rebalance == "regime"
+
+
+def _signal_keys(signal: SignalConfig) -> tuple[str, str]:
+    """Identity of a signal config without unused fields: (with, without) regime thresholds."""
+    sig = _signal_used(signal)
+    full = json.dumps(sig, sort_keys=True, default=str)
+    for key in REGIME_FIELDS:
+        sig.pop(key)
+    return full, json.dumps(sig, sort_keys=True, default=str)
+
+
+def _strategy_key(strategy: StrategyConfig) -> tuple[str, bool]:
+    """Identity of a strategy config without unused fields, and whether it reads the regime."""
+    return (json.dumps(_strategy_used(strategy), sort_keys=True, default=str),
+            _reads_regime(strategy))
+
+
+def used_params(combo: Combination) -> list[str]:
+    """The grid parameters of ``combo`` that its configuration actually reads."""
+    sig = _signal_used(combo.signal)
+    if not _reads_regime(combo.strategy):
+        for key in REGIME_FIELDS:
+            sig.pop(key)
+    strat = _strategy_used(combo.strategy)
+    out = []
+    for param in combo.params:
+        section, field_name = param.split(".")[:2]
+        used = {"signal": sig, "strategy": strat}.get(section, {field_name: True})
+        if field_name in used:
+            out.append(param)
+    return out
+
+
+def select(
+    grid: Grid,
+    signal: SignalConfig,
+    strategy: StrategyConfig,
+    backtest: BacktestConfig,
+    *,
+    sample: int | None = None,
+    seed: int = 0,
+    cap: int = DEFAULT_CAP,
+) -> Selection:
+    """The combinations to run: all of the grid, or ``sample`` of them drawn with ``seed``.
+
+    More than ``cap`` combinations without ``sample`` (or a sample above ``cap``) is an error,
+    as is a value that no combination accepts. Combinations the configs reject together are
+    dropped and counted, and so are duplicates (differing only in fields their variant or
+    signal settings do not read).
+    """
+    total = grid.size
+    if sample is not None and sample < 1:
+        raise DrainError(f"--sample must be at least 1, got {sample}")
+    if sample is None and total > cap:
+        raise DrainError(f"grid {grid.name!r} has {total:,} combinations, more than the cap of "
+                         f"{cap:,}; draw a random subset with --sample N (N <= {cap:,})")
+    if sample is not None and sample > cap:
+        raise DrainError(f"--sample {sample:,} is above the cap of {cap:,} combinations")
+    alone = _alone_errors(grid, signal, strategy)
+    if sample is not None and sample < total:
+        numbers: Any = sorted(random.Random(seed).sample(range(total), sample))
+    else:
+        numbers = range(total)
+    # Signal parameters come first in the grid, so number = outer * n_inner + inner.
+    n_outer = sum(1 for p in grid.params if p.startswith("signal."))
+    outer = Grid(grid.name, grid.params[:n_outer], grid.values[:n_outer])
+    inner = Grid(grid.name, grid.params[n_outer:], grid.values[n_outer:])
+    outer_cache: dict[int, Any] = {}
+    inner_cache: dict[int, Any] = {}
+    ids: dict[str, int] = {}  # identity strings as small ints (cheap duplicate checks)
+
+    def build_outer(i: int) -> Any:
+        params = outer.combination(i)
+        config = _signal_config(signal, _section_changes(params, "signal"))
+        full, bare = _signal_keys(config)
+        return params, config, (ids.setdefault(full, len(ids)), ids.setdefault(bare, len(ids)))
+
+    def build_inner(i: int) -> Any:
+        params = inner.combination(i)
+        config = _strategy_config(strategy, _section_changes(params, "strategy"))
+        lag = int(params.get("backtest.lag", backtest.lag))
+        key, uses_regime = _strategy_key(config)
+        return params, config, (ids.setdefault(key, len(ids)), uses_regime), lag
+
+    combos: list[Combination] = []
+    seen: set[tuple] = set()
+    encountered: set[tuple[str, Any]] = set()
+    accepted: set[tuple[str, Any]] = set()
+    invalid = duplicates = 0
+    first_invalid = ""
+    n_inner = inner.size
+    for number in numbers:
+        i_outer, i_inner = divmod(number, n_inner)
+        sig = outer_cache.get(i_outer)
+        if sig is None:
+            sig = outer_cache[i_outer] = _attempt(build_outer, i_outer)
+        strat = inner_cache.get(i_inner)
+        if strat is None:
+            strat = inner_cache[i_inner] = _attempt(build_inner, i_inner)
+        problem = sig if isinstance(sig, DrainError) else (
+            strat if isinstance(strat, DrainError) else None)
+        if alone:  # track which values ever appear in a valid combination
+            items = [*grid.combination(number).items()]
+            encountered.update(items)
+            if problem is None:
+                accepted.update(items)
+        if problem is not None:
+            invalid += 1
+            first_invalid = first_invalid or str(problem)
+            continue
+        sig_params, sig_cfg, (sig_full, sig_bare) = sig
+        strat_params, strat_cfg, (strat_id, uses_regime), lag = strat
+        key = (sig_full if uses_regime else sig_bare, strat_id, lag)
+        if key in seen:
+            duplicates += 1
+            continue
+        seen.add(key)
+        combos.append(Combination(number, {**sig_params, **strat_params}, sig_cfg, strat_cfg,
+                                  lag))
+    for (param, value), reason in alone.items():  # a value no combination accepts
+        if (param, value) in encountered and (param, value) not in accepted:
+            raise DrainError(f"grid parameter {param!r} = {value!r}: {reason}")
+    if not combos:
+        raise DrainError(f"grid {grid.name!r} has no valid combination: {first_invalid}")
+    return Selection(grid, combos, sample, invalid, duplicates, first_invalid, seed)
+
+
+def _attempt(build: Callable[[int], Any], i: int) -> Any:
+    """``build(i)``, or the DrainError it raised."""
+    try:
+        return build(i)
+    except DrainError as exc:
+        return exc
+
+
+# --------------------------------------------------------------------------------------------
+# Signals shared across combinations
+# --------------------------------------------------------------------------------------------
+
+
+class SignalCache:
+    """Each distinct signal computed once; configurations that differ only in the regime
+    thresholds share one ``compute_signal`` call.
+
+    ``compute_signal`` warms its statistics up on sessions before the first price (the macro
+    history), and its regimes carry their hysteresis state from there. So the shared call runs on
+    a dataset extended to those warm-up sessions, and the regimes of the other thresholds are
+    re-derived on that longer composite by ``regimes_with_hysteresis`` (the function
+    ``compute_signal`` itself ends with), then cut to the dataset's sessions. The first group is
+    checked against a plain ``compute_signal``; if they ever differ, nothing is shared.
+    """
+
+    def __init__(self, dataset) -> None:
+        self.dataset = dataset
+        self.sessions = dataset.sessions
+        try:
+            from signals.pit import warmup_sessions
+
+            extended = warmup_sessions(dataset)
+        except ImportError:  # an older signals module: no warm-up before the first price
+            extended = dataset.sessions
+        self._extended = Dataset(prices=dataset.prices.reindex(extended), macro=dataset.macro,
+                                 capex=dataset.capex, issuance=dataset.issuance)
+        self._composites: dict[SignalConfig, pd.Series] = {}
+        self._signals: dict[SignalConfig, tuple[pd.Series, pd.Series]] = {}
+        self.shared: bool | None = None  # None until the first group is checked
+        self.seconds = 0.0
+        self.calls = 0
+
+    def _compute(self, dataset, config: SignalConfig):
+        self.calls += 1
+        return compute_signal(dataset, config)
+
+    def get(self, config: SignalConfig) -> tuple[pd.Series, pd.Series]:
+        """(composite, regime) of ``config`` on the dataset's sessions."""
+        if config in self._signals:
+            return self._signals[config]
+        started = time.perf_counter()
+        group = dataclasses.replace(config, draining_above=0.25, scarce_above=0.75,
+                                    hysteresis=0.1)
+        if self.shared is False:
+            result = self._compute(self.dataset, config)
+            out = (result.composite, result.regime)
+        else:
+            if group not in self._composites:
+                full = self._compute(self._extended, config)
+                self._composites[group] = full.composite
+                if self.shared is None:
+                    direct = self._compute(self.dataset, config)
+                    self.shared = (
+                        direct.composite.equals(full.composite.reindex(self.sessions))
+                        and direct.regime.equals(full.regime.reindex(self.sessions)))
+                    if not self.shared:
+                        self._signals[config] = (direct.composite, direct.regime)
+                        self.seconds += time.perf_counter() - started
+                        return self._signals[config]
+            composite = self._composites[group]
+            regime = regimes_with_hysteresis(composite, config.draining_above,
+                                             config.scarce_above, config.hysteresis)
+            out = (composite.reindex(self.sessions), regime.reindex(self.sessions))
+        self._signals[config] = out
+        self.seconds += time.perf_counter() - started
+        return out
+
+    @property
+    def n_signals(self) -> int:
+        """Distinct signal configurations seen."""
+        return len(self._signals)
+
+    @property
+    def n_composites(self) -> int:
+        """``compute_signal`` calls made."""
+        return self.calls
+
+
+# --------------------------------------------------------------------------------------------
+# The chunked run
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SweepResult:
+    """One row per combination (parameters and metrics) and its daily returns."""
+
+    table: pd.DataFrame
+    returns: np.ndarray  # (n_combos, n_sessions) float32
+    index: pd.DatetimeIndex
+    combos: list[Combination]
+    n_signals: int = 0
+    n_composites: int = 0
+    signal_seconds: float = 0.0
+    chunks_run: int = 0
+    chunks_reused: int = 0
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def sweep_key(selection: Selection, backtest: BacktestConfig, window: pd.DatetimeIndex,
+              fingerprint: str, chunk_size: int) -> str:
+    """A hash of everything a chunk's numbers depend on (resume only when it matches)."""
+    configs: dict[int, int] = {}  # config object -> its position in ``distinct``
+    distinct: list[str] = []
+    rows = []
+    for c in selection.combos:
+        pair = []
+        for config in (c.signal, c.strategy):
+            if id(config) not in configs:
+                configs[id(config)] = len(distinct)
+                distinct.append(repr(config))
+            pair.append(configs[id(config)])
+        rows.append((c.number, *pair, c.lag))
+    payload = {
+        "kernel": KERNEL_VERSION,
+        "data": fingerprint,
+        "window": [str(window[0]), str(window[-1]), len(window)],
+        "backtest": repr(backtest),
+        "chunk_size": chunk_size,
+        "configs": distinct,
+        "combos": rows,
+    }
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def _chunk_path(folder: Path, k: int) -> Path:
+    return folder / f"chunk-{k:05d}.parquet"
+
+
+def _write_chunk(path: Path, numbers: list[int], metrics: np.ndarray,
+                 returns: np.ndarray) -> None:
+    """One parquet file: combination numbers, metrics, and each combination's daily returns as
+    one fixed-size binary cell of little-endian float32 (fast to write and read)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n, n_days = returns.shape
+    columns = {"combo": pa.array(numbers, pa.int64())}
+    for j, name in enumerate(METRICS):
+        columns[name] = pa.array(metrics[:, j], pa.float64())
+    blob = pa.py_buffer(np.ascontiguousarray(returns, dtype="<f4"))  # no copy
+    columns["returns"] = pa.Array.from_buffers(pa.binary(4 * n_days), n, [None, blob])
+    tmp = path.with_suffix(".tmp")
+    pq.write_table(pa.table(columns), tmp, compression="none", use_dictionary=False,
+                   write_statistics=False)
+    os.replace(tmp, path)
+
+
+def _read_chunk(path: Path, n_days: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    numbers = table.column("combo").to_numpy()
+    metrics = np.column_stack([table.column(m).to_numpy() for m in METRICS])
+    blobs = table.column("returns").combine_chunks()
+    if blobs.type.byte_width != 4 * n_days:
+        return np.array([], dtype=np.int64), metrics, np.empty((0, n_days), np.float32)
+    returns = np.frombuffer(blobs.buffers()[1], dtype="<f4", count=len(numbers) * n_days,
+                            offset=blobs.offset * 4 * n_days)
+    return numbers, metrics, returns.reshape(len(numbers), n_days).astype(np.float32)
+
+
+def prepare_chunk_dir(folder: Path, key: str, previous: Path | None = None) -> None:
+    """Make ``folder`` hold only chunks of sweep ``key``; seed it from a finished run's chunks
+    (``previous``) when those were made by the same sweep."""
+    manifest = folder / "sweep.json"
+    if folder.exists():
+        same = manifest.exists() and json.loads(manifest.read_text()).get("key") == key
+        if not same:
+            shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    old = previous / "sweep.json" if previous is not None else None
+    if old is not None and old.exists() and json.loads(old.read_text()).get("key") == key:
+        for chunk in old.parent.glob("chunk-*.parquet"):
+            target = folder / chunk.name
+            if not target.exists():
+                _link_or_copy(chunk, target)
+    manifest.write_text(json.dumps({"key": key}))
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def copy_chunks(source: Path, target: Path) -> None:
+    """Put the chunks (and their manifest) of ``source`` into ``target`` (hard links if can)."""
+    target.mkdir(parents=True, exist_ok=True)
+    for path in [*source.glob("chunk-*.parquet"), source / "sweep.json"]:
+        if path.exists():
+            _link_or_copy(path, target / path.name)
+
+
+def _chunks(n: int, size: int) -> Iterator[tuple[int, int, int]]:
+    for k, lo in enumerate(range(0, n, size)):
+        yield k, lo, min(lo + size, n)
+
+
+class _Pipeline:
+    """Chunks in flight: the kernel runs chunk k in one thread (it releases the GIL) while the
+    caller prepares chunk k + 1 (its signals and inputs) and another thread saves chunk k - 1."""
+
+    def __init__(self, kernel: ThreadPoolExecutor, writer: ThreadPoolExecutor,
+                 metrics: np.ndarray, advance: Callable[[int], None],
+                 on_chunk: Callable[[int], None] | None) -> None:
+        self.kernel = kernel
+        self.writer = writer
+        self.metrics = metrics
+        self.advance = advance
+        self.on_chunk = on_chunk
+        self.running: tuple[int, int, int, Future, Path | None, list[int]] | None = None
+        self.writing: tuple[int, Future] | None = None
+
+    def submit(self, k: int, lo: int, hi: int, job: Callable[[], tuple[np.ndarray, np.ndarray]],
+               path: Path | None, numbers: list[int]) -> None:
+        """Queue chunk ``k`` (rows ``lo:hi``) behind the running one, then collect that."""
+        future = self.kernel.submit(job)
+        self.collect()
+        self.running = (k, lo, hi, future, path, numbers)
+
+    def collect(self) -> None:
+        """Wait for the running chunk, keep its metrics, and save it in the background."""
+        if self.running is None:
+            return
+        k, lo, hi, future, path, numbers = self.running
+        self.running = None
+        m, r = future.result()
+        self.metrics[lo:hi] = m
+        self.saved()
+        if path is not None:
+            self.writing = (k, self.writer.submit(_write_chunk, path, numbers, m, r))
+        elif self.on_chunk is not None:
+            self.on_chunk(k)
+        self.advance(hi - lo)
+
+    def saved(self) -> None:
+        """Wait for the background save, then report the chunk."""
+        if self.writing is not None:
+            k, future = self.writing
+            self.writing = None
+            future.result()
+            if self.on_chunk is not None:
+                self.on_chunk(k)
+
+
+def run_sweep(
+    selection: Selection,
+    dataset,
+    backtest: BacktestConfig,
+    *,
+    start: str | pd.Timestamp | None = None,
+    chunk_dir: Path | None = None,
+    chunk_size: int = DEFAULT_CHUNK,
+    progress: bool = False,
+    on_chunk: Callable[[int], None] | None = None,
+) -> SweepResult:
+    """Simulate every selected combination with the fast kernel, ``chunk_size`` at a time.
+
+    Signals use all of ``dataset`` (history before ``start`` warms them up); trading starts at
+    ``start``. With ``chunk_dir`` (prepared by ``prepare_chunk_dir``) each finished chunk is
+    saved there and chunks already there are read instead of run. ``on_chunk(k)`` is called
+    after chunk ``k`` is saved.
+    """
+    combos = selection.combos
+    window = dataset.prices.loc[pd.Timestamp(start):] if start is not None else dataset.prices
+    if len(window) < 3:
+        raise DrainError(f"the date range holds {len(window)} sessions; widen --start/--end")
+    n_days = len(window)
+    strategies = {id(c.strategy): c.strategy for c in combos}  # shared objects: few distinct
+    tickers = sorted(set().union(*(universe(s) for s in strategies.values())))
+    signals = SignalCache(dataset)
+    sim: FastSim | None = None
+    metrics = np.empty((len(combos), len(METRICS)))
+    returns = np.empty((len(combos), n_days), dtype=np.float32)
+    run = reused = 0
+    known: dict[int, tuple[SignalConfig, int]] = {}  # signal ids by config object
+    with ThreadPoolExecutor(max_workers=1) as kernel, \
+            ThreadPoolExecutor(max_workers=1) as writer, \
+            _progress_bar(progress, len(combos)) as advance:
+        flow = _Pipeline(kernel, writer, metrics, advance, on_chunk)
+        for k, lo, hi in _chunks(len(combos), chunk_size):
+            path = _chunk_path(chunk_dir, k) if chunk_dir is not None else None
+            part = combos[lo:hi]
+            if path is not None and path.exists():
+                numbers, m, r = _read_chunk(path, n_days)
+                if list(numbers) == [c.number for c in part]:
+                    metrics[lo:hi], returns[lo:hi] = m, r
+                    reused += 1
+                    advance(hi - lo)
+                    continue
+            if sim is None:  # the first chunk to run: shared inputs for all the rest, once
+                missing = [t for t in [*tickers, backtest.cash_rate_ticker]
+                           if t not in window.columns]
+                if missing:
+                    raise DrainError(f"no price data for {missing[0]!r}; fetch it with "
+                                     f"'drain data update --tickers {missing[0]}'")
+                sim = FastSim(window, tickers, backtest)
+                sim.prepare([c.strategy for c in combos[lo:]])
+            ids = np.array([_signal_id(sim, signals, c.signal, known) for c in part],
+                           dtype=np.int64)
+            lags = np.array([c.lag for c in part], dtype=np.int64)
+            job = sim.batch(ids, [c.strategy for c in part], lags, out=returns[lo:hi])
+            flow.submit(k, lo, hi, job, path, [c.number for c in part])
+            run += 1
+        flow.collect()
+        table = results_table(selection, metrics)  # while the last chunk is saved
+        flow.saved()
+    n_signals = len({c.signal for c in {id(c.signal): c for c in combos}.values()})
+    return SweepResult(table=table, returns=returns, index=window.index, combos=combos,
+                       n_signals=n_signals, n_composites=signals.n_composites,
+                       signal_seconds=signals.seconds, chunks_run=run, chunks_reused=reused)
+
+
+def _signal_id(sim: FastSim, cache: SignalCache, config: SignalConfig,
+               known: dict[int, tuple[SignalConfig, int]]) -> int:
+    """The kernel's id of a signal config (computed on first use; looked up by object)."""
+    hit = known.get(id(config))
+    if hit is not None and hit[0] is config:
+        return hit[1]
+    number = sim.signal_id(config)
+    if number is None:
+        number = sim.add_signal(config, *cache.get(config))
+    known[id(config)] = (config, number)
+    return number
+
+
+def results_table(selection: Selection, metrics: np.ndarray) -> pd.DataFrame:
+    """One row per combination: its number, every grid parameter, and the metrics."""
+    grid = selection.grid
+    numbers = np.array([c.number for c in selection.combos], dtype=np.int64)
+    rows: dict[str, Any] = {"combo": numbers}
+    stride = grid.size
+    for param, values in zip(grid.params, grid.values, strict=True):
+        stride //= len(values)
+        cells = np.empty(len(values), dtype=object)
+        cells[:] = [_cell(v) for v in values]
+        column = cells[(numbers // stride) % len(values)]
+        kinds = {type(v) for v in cells}
+        if not kinds - {int, float}:  # numbers
+            column = column.astype(float if float in kinds else np.int64)
+        elif len(kinds) > 1:  # e.g. "none" and 0.1: one type for parquet
+            column = column.astype(str)
+        rows[param] = column
+    table = pd.DataFrame(rows)
+    for j, name in enumerate(METRICS):
+        table[name] = metrics[:, j]
+    return table
+
+
+def _cell(value: Any) -> Any:
+    """Parquet-friendly cell: tuples (tilt shares, component lists) become strings."""
+    if isinstance(value, tuple):
+        return json.dumps(list(value))
+    return value
+
+
+class _progress_bar:
+    """A rich progress bar on stderr (no-op when disabled or not a terminal)."""
+
+    def __init__(self, enabled: bool, total: int) -> None:
+        self.enabled = enabled
+        self.total = total
+        self._progress = None
+
+    def __enter__(self) -> Callable[[int], None]:
+        if not self.enabled:
+            return lambda n: None
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._progress = Progress(
+            TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TimeRemainingColumn(), console=Console(stderr=True), transient=True,
+        )
+        self._progress.start()
+        task = self._progress.add_task("sweep", total=self.total)
+        progress = self._progress
+        return lambda n: progress.advance(task, n)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()

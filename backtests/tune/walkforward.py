@@ -1,0 +1,158 @@
+"""Walk-forward selection: choose on each train window, trade the next test window, stitch.
+
+Splits are positions on the session index. Test windows follow each other (``test`` sessions
+each, the last one possibly shorter); the train window ends ``embargo`` sessions before its test
+window starts (a purge: with multi-week holding periods the returns right before the test window
+overlap the positions held into it), and starts at session 0 (``expanding``) or ``train``
+sessions before its end (``rolling``). The choice for a test window reads only train-window
+returns, so it uses nothing at or after that window's start.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from drain_core.conventions import PERIODS_PER_YEAR
+from drain_core.errors import DrainError
+
+SCHEMES = ("expanding", "rolling")
+SELECTION_METRICS = ("sharpe", "cagr", "total_return")
+_BLOCK = 512  # combinations scored at a time (bounds the float64 temporaries)
+
+
+@dataclass(frozen=True)
+class WalkForwardConfig:
+    """Split sizes in sessions, the purge gap and the selection metric."""
+
+    scheme: str = "expanding"
+    train: int = 756  # three years before the first test window
+    test: int = 126  # six months per test window
+    embargo: int = 5  # sessions dropped between train and test (>= the holding horizon)
+    metric: str = "sharpe"
+
+    def __post_init__(self) -> None:
+        if self.scheme not in SCHEMES:
+            raise DrainError(f"tune.walkforward.scheme = {self.scheme!r} is not one of "
+                             f"{', '.join(SCHEMES)}")
+        if self.metric not in SELECTION_METRICS:
+            raise DrainError(f"tune.walkforward.metric = {self.metric!r} is not one of "
+                             f"{', '.join(SELECTION_METRICS)}")
+        for key, low in (("train", 2), ("test", 1), ("embargo", 0)):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise DrainError(f"tune.walkforward.{key} must be a whole number >= {low}, "
+                                 f"got {value!r}")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> WalkForwardConfig:
+        """Build from the ``[tune.walkforward]`` table; unknown keys are an error."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise DrainError(f"unknown key tune.walkforward.{unknown[0]}; known keys: "
+                             f"{', '.join(sorted(names))}")
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Split:
+    """One walk-forward step as session positions (ends exclusive)."""
+
+    number: int
+    train_start: int
+    train_end: int
+    test_start: int
+    test_end: int
+
+
+def make_splits(n_sessions: int, config: WalkForwardConfig) -> list[Split]:
+    """Consecutive test windows after the first ``train`` (+ embargo) sessions."""
+    splits = []
+    test_start = config.train + config.embargo
+    while test_start < n_sessions:
+        train_end = test_start - config.embargo
+        train_start = 0 if config.scheme == "expanding" else max(0, train_end - config.train)
+        test_end = min(test_start + config.test, n_sessions)
+        splits.append(Split(len(splits), train_start, train_end, test_start, test_end))
+        test_start = test_end
+    if not splits:
+        raise DrainError(f"{n_sessions} sessions are too few for a walk-forward with train = "
+                         f"{config.train} and embargo = {config.embargo}; shorten "
+                         f"[tune.walkforward] train or widen --start/--end")
+    return splits
+
+
+def score(returns: np.ndarray, metric: str) -> np.ndarray:
+    """``metric`` of each row of ``returns`` (combinations x sessions); NaN when undefined."""
+    out = np.empty(returns.shape[0])
+    n = returns.shape[1]
+    for lo in range(0, returns.shape[0], _BLOCK):
+        block = np.asarray(returns[lo:lo + _BLOCK], dtype=np.float64)
+        if metric == "sharpe":
+            sd = block.std(axis=1, ddof=1) if n > 1 else np.full(len(block), np.nan)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                value = block.mean(axis=1) / sd * math.sqrt(PERIODS_PER_YEAR)
+            value[~(sd > 0)] = np.nan
+        else:
+            growth = np.log1p(np.maximum(block, -1.0)).sum(axis=1)
+            value = np.expm1(growth * (PERIODS_PER_YEAR / n if metric == "cagr" else 1.0))
+        out[lo:lo + len(block)] = value
+    return out
+
+
+def choose(returns: np.ndarray, split: Split, metric: str) -> int:
+    """The combination with the best ``metric`` over the split's train window (ties: first)."""
+    scores = score(returns[:, split.train_start:split.train_end], metric)
+    scores = np.where(np.isnan(scores), -np.inf, scores)
+    return int(np.argmax(scores))
+
+
+@dataclass(frozen=True)
+class WalkForwardResult:
+    """Per-split choices with in- and out-of-sample figures, and the stitched OOS returns."""
+
+    splits: pd.DataFrame
+    oos_returns: pd.Series
+    config: WalkForwardConfig
+
+
+def walk_forward(returns: np.ndarray, index: pd.DatetimeIndex,
+                 config: WalkForwardConfig) -> WalkForwardResult:
+    """Choose on every train window, report IS beside OOS, stitch the chosen OOS returns.
+
+    ``returns`` is combinations x sessions (rows in sweep order).
+    """
+    rows = []
+    pieces = []
+    for split in make_splits(returns.shape[1], config):
+        chosen = choose(returns, split, config.metric)
+        train = returns[chosen:chosen + 1, split.train_start:split.train_end]
+        test = returns[:, split.test_start:split.test_end]
+        oos_all = score(test, "sharpe")
+        oos = oos_all[chosen]
+        valid = oos_all[~np.isnan(oos_all)]
+        rank = float((valid < oos).mean() + 0.5 * (valid == oos).mean()) if valid.size and not \
+            np.isnan(oos) else math.nan
+        rows.append({
+            "split": split.number,
+            "train_start": index[split.train_start],
+            "train_end": index[split.train_end - 1],
+            "test_start": index[split.test_start],
+            "test_end": index[split.test_end - 1],
+            "chosen": chosen,
+            "is_metric": float(score(train, config.metric)[0]),
+            "oos_metric": float(score(test[chosen:chosen + 1], config.metric)[0]),
+            "is_sharpe": float(score(train, "sharpe")[0]),
+            "oos_sharpe": float(oos),
+            "oos_percentile": rank,
+        })
+        pieces.append(pd.Series(returns[chosen, split.test_start:split.test_end]
+                                .astype(np.float64), index=index[split.test_start:split.test_end]))
+    stitched = pd.concat(pieces).rename("oos_returns")
+    return WalkForwardResult(splits=pd.DataFrame(rows), oos_returns=stitched, config=config)

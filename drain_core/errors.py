@@ -1,0 +1,13 @@
+"""The one exception type users see: a problem they can fix, reported in one line."""
+
+
+class DrainError(Exception):
+    """A user-facing error: its message names what was wrong and how to fix it.
+
+    The CLI prints the message on one line and exits with status 2; it never shows a traceback.
+    """
+
+
+class InsufficientData(Exception):
+    """A statistic or a thesis claim cannot be computed from the data at hand (not a user error:
+    the report shows the reason in place of the number)."""

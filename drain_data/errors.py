@@ -1,8 +1,0 @@
-"""The one exception type users see: a problem they can fix, reported in one line."""
-
-
-class DrainError(Exception):
-    """A user-facing error: its message names what was wrong and how to fix it.
-
-    The CLI prints the message on one line and exits with status 2; it never shows a traceback.
-    """
