@@ -45,6 +45,7 @@ from numba import njit, prange
 from numpy.lib.stride_tricks import sliding_window_view
 
 from backtests.sim.config import BacktestConfig
+from backtests.stats import performance
 from drain_core.conventions import DAY_COUNT, PERIODS_PER_YEAR, REGIMES
 from strategies.baskets import basket_weights
 from strategies.config import StrategyConfig
@@ -930,16 +931,12 @@ def _simulate_many(
 def series_metrics(returns: pd.Series, turnover: pd.Series | None = None) -> dict[str, float]:
     """total_return, cagr, sharpe (252), volatility, max_drawdown, turnover of daily returns."""
     r = returns.to_numpy(dtype=np.float64)
-    wealth = np.cumprod(1.0 + r)
-    total = float(wealth[-1] - 1.0)
-    sd = float(np.std(r, ddof=1)) if len(r) > 1 else float("nan")
-    peak = np.maximum.accumulate(np.r_[1.0, wealth])[1:]
     return {
-        "total_return": total,
-        "cagr": (1.0 + total) ** (PERIODS_PER_YEAR / len(r)) - 1.0 if total > -1 else -1.0,
-        "sharpe": float(np.mean(r)) / sd * math.sqrt(PERIODS_PER_YEAR) if sd > 0 else math.nan,
-        "volatility": sd * math.sqrt(PERIODS_PER_YEAR),
-        "max_drawdown": float(np.min(wealth / peak - 1.0)),
+        "total_return": float(performance.total_return(r)),
+        "cagr": float(performance.cagr(r)),
+        "sharpe": float(performance.sharpe(r)),
+        "volatility": float(performance.volatility(r)),
+        "max_drawdown": float(performance.max_drawdown(r)),
         "turnover": (float(turnover.sum()) * PERIODS_PER_YEAR / len(r)
                      if turnover is not None else math.nan),
     }

@@ -33,6 +33,7 @@ import pandas as pd
 from arch.bootstrap import SPA, StationaryBootstrap, optimal_block_length
 from scipy import stats
 
+from backtests.stats import performance
 from drain_core.conventions import PERIODS_PER_YEAR
 
 __all__ = [
@@ -434,14 +435,15 @@ def cagr(returns: Any, periods_per_year: float = PERIODS_PER_YEAR) -> float:
 
 
 def _cagr(arr: np.ndarray, periods_per_year: float) -> float:
+    if periods_per_year == PERIODS_PER_YEAR:
+        return float(performance.cagr(arr))
     if np.any(arr <= -1.0):
         return -1.0
     return float(math.expm1(np.sum(np.log1p(arr)) * periods_per_year / arr.size))
 
 
 def _sharpe_nan(arr: np.ndarray, periods_per_year: float) -> float:
-    sd = float(np.std(arr, ddof=1))
-    return float(np.mean(arr)) / sd * math.sqrt(periods_per_year) if sd > 0 else float("nan")
+    return float(performance.sharpe(arr)) * math.sqrt(periods_per_year / PERIODS_PER_YEAR)
 
 
 def bootstrap_confidence_intervals(

@@ -1,4 +1,11 @@
-"""Summary statistics, annualised with 252 sessions (the same convention as quantstats)."""
+"""Performance statistics, written once: Sharpe, Sortino, CAGR, drawdown and the summary table.
+
+Every function takes daily simple returns as a NumPy array (or anything ``np.asarray`` takes),
+one series along ``axis`` (default 0: sessions down the rows, one column per series), and
+annualises with ``PERIODS_PER_YEAR`` sessions (the convention quantstats uses and vectorbt is
+told). NaN results mark undefined statistics (fewer than two sessions, zero volatility).
+Tuning, walk-forward, the fast kernel's reruns and the run reports all call these.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +15,64 @@ import pandas as pd
 from drain_core.conventions import PERIODS_PER_YEAR
 
 
-def max_drawdown(returns: pd.Series) -> float:
+def _array(returns) -> np.ndarray:
+    return np.asarray(returns, dtype=np.float64)
+
+
+def total_return(returns, axis: int = 0) -> np.ndarray | float:
+    """Compounded return ``prod(1 + r) - 1``."""
+    r = _array(returns)
+    return np.expm1(np.log1p(np.maximum(r, -1.0)).sum(axis=axis))
+
+
+def cagr(returns, axis: int = 0) -> np.ndarray | float:
+    """Compound annual growth rate ``prod(1 + r) ** (252 / T) - 1``; -1 once wealth is gone."""
+    r = _array(returns)
+    n = r.shape[axis]
+    with np.errstate(divide="ignore"):
+        growth = np.log1p(np.maximum(r, -1.0)).sum(axis=axis)
+    return np.expm1(growth * (PERIODS_PER_YEAR / n)) if n else np.nan * growth
+
+
+def volatility(returns, axis: int = 0) -> np.ndarray | float:
+    """Annualised standard deviation (ddof 1)."""
+    r = _array(returns)
+    if r.shape[axis] < 2:
+        return np.full(np.delete(r.shape, axis), np.nan) if r.ndim > 1 else np.nan
+    return r.std(axis=axis, ddof=1) * np.sqrt(PERIODS_PER_YEAR)
+
+
+def sharpe(returns, axis: int = 0) -> np.ndarray | float:
+    """Annualised Sharpe ratio ``mean / std(ddof 1) * sqrt(252)``; NaN when std is 0.
+
+    Pass returns in excess of the cash rate for a risk-adjusted figure."""
+    r = _array(returns)
+    if r.shape[axis] < 2:
+        return np.full(np.delete(r.shape, axis), np.nan) if r.ndim > 1 else np.nan
+    sd = r.std(axis=axis, ddof=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = r.mean(axis=axis) / sd * np.sqrt(PERIODS_PER_YEAR)
+    return np.where(sd > 0, value, np.nan) if np.ndim(value) else (
+        float(value) if sd > 0 else np.nan)
+
+
+def sortino(returns, axis: int = 0) -> np.ndarray | float:
+    """Annualised Sortino ratio: mean over the root mean square of the negative returns (as
+    quantstats computes its downside deviation)."""
+    r = _array(returns)
+    downside = np.sqrt(np.mean(np.minimum(r, 0.0) ** 2, axis=axis))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = r.mean(axis=axis) / downside * np.sqrt(PERIODS_PER_YEAR)
+    return np.where(downside > 0, value, np.nan) if np.ndim(value) else (
+        float(value) if downside > 0 else np.nan)
+
+
+def max_drawdown(returns, axis: int = 0) -> np.ndarray | float:
     """Largest peak-to-trough fall of the compounded equity curve (a negative fraction)."""
-    equity = (1.0 + returns.fillna(0.0)).cumprod()
-    return float((equity / equity.cummax() - 1.0).min())
+    r = np.nan_to_num(_array(returns))
+    wealth = np.cumprod(1.0 + r, axis=axis)
+    peak = np.maximum(np.maximum.accumulate(wealth, axis=axis), 1.0)
+    return (wealth / peak - 1.0).min(axis=axis)
 
 
 def summary(returns: pd.Series, turnover: pd.Series | None = None,
@@ -23,18 +84,13 @@ def summary(returns: pd.Series, turnover: pd.Series | None = None,
     negative daily returns as downside deviation, as quantstats does.
     """
     r = returns.fillna(0.0).to_numpy()
-    n = len(r)
-    total = float(np.prod(1.0 + r) - 1.0)
-    std = r.std(ddof=1)
-    downside = np.sqrt(np.mean(np.minimum(r, 0.0) ** 2))
     out = {
-        "total_return": total,
-        "cagr": (1.0 + total) ** (PERIODS_PER_YEAR / n) - 1.0 if total > -1 else -1.0,
-        "volatility": float(std * np.sqrt(PERIODS_PER_YEAR)),
-        "sharpe": float(r.mean() / std * np.sqrt(PERIODS_PER_YEAR)) if std > 0 else float("nan"),
-        "sortino": (float(r.mean() / downside * np.sqrt(PERIODS_PER_YEAR))
-                    if downside > 0 else float("nan")),
-        "max_drawdown": max_drawdown(returns),
+        "total_return": float(total_return(r)),
+        "cagr": float(cagr(r)),
+        "volatility": float(volatility(r)),
+        "sharpe": float(sharpe(r)),
+        "sortino": float(sortino(r)),
+        "max_drawdown": float(max_drawdown(r)),
     }
     out["calmar"] = out["cagr"] / abs(out["max_drawdown"]) if out["max_drawdown"] < 0 else np.nan
     if turnover is not None:

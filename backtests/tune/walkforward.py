@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from drain_core.conventions import PERIODS_PER_YEAR
+from backtests.stats import performance
 from drain_core.errors import DrainError
 
 SCHEMES = ("expanding", "rolling")
@@ -91,18 +91,11 @@ def make_splits(n_sessions: int, config: WalkForwardConfig) -> list[Split]:
 def score(returns: np.ndarray, metric: str) -> np.ndarray:
     """``metric`` of each row of ``returns`` (combinations x sessions); NaN when undefined."""
     out = np.empty(returns.shape[0])
-    n = returns.shape[1]
     for lo in range(0, returns.shape[0], _BLOCK):
         block = np.asarray(returns[lo:lo + _BLOCK], dtype=np.float64)
-        if metric == "sharpe":
-            sd = block.std(axis=1, ddof=1) if n > 1 else np.full(len(block), np.nan)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                value = block.mean(axis=1) / sd * math.sqrt(PERIODS_PER_YEAR)
-            value[~(sd > 0)] = np.nan
-        else:
-            growth = np.log1p(np.maximum(block, -1.0)).sum(axis=1)
-            value = np.expm1(growth * (PERIODS_PER_YEAR / n if metric == "cagr" else 1.0))
-        out[lo:lo + len(block)] = value
+        scorer = {"sharpe": performance.sharpe, "cagr": performance.cagr,
+                  "total_return": performance.total_return}[metric]
+        out[lo:lo + len(block)] = scorer(block, axis=1)
     return out
 
 
