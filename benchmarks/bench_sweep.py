@@ -115,13 +115,8 @@ def _engine_inputs(orders, prices, lag, config):
     import numpy as np
     import pandas as pd
 
-    from backtests.sim.engine import (
-        DAY_COUNT,
-        SHORT_SUFFIX,
-        _split_legs,
-        accrual_index,
-        daily_rates,
-    )
+    from backtests.sim.accrual import accrual_index, borrow_index, daily_rates
+    from backtests.sim.engine import SHORT_SUFFIX, _split_legs
 
     index = orders.index
     legs = _split_legs(orders.shift(lag))
@@ -130,11 +125,9 @@ def _engine_inputs(orders, prices, lag, config):
     cash = accrual_index(daily_rates(prices[config.cash_rate_ticker], index))
     close = pd.DataFrame({leg: valuation[t].to_numpy() for leg, t in
                           zip(legs.columns, tickers, strict=True)}, index=index)
-    days = pd.Series(index.to_numpy(), index=index).diff().dt.days.fillna(0.0)
     for leg, ticker in zip(legs.columns, tickers, strict=True):
         if leg.endswith(SHORT_SUFFIX):
-            borrow = pd.Series(config.costs.borrow(ticker), index=index)
-            close[leg] = close[leg] * accrual_index(borrow * days / DAY_COUNT)
+            close[leg] = close[leg] * borrow_index(config.costs.borrow(ticker), index)
     fees = np.array([config.costs.fee(t) for t in tickers])
     slippage = np.array([config.costs.slippage(t) for t in tickers])
     return legs, close.div(cash, axis=0), fees, slippage, cash

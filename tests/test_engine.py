@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from backtests.sim.accrual import accrual_index, daily_rates
 from backtests.sim.config import BacktestConfig, CostConfig
-from backtests.sim.engine import accrual_index, daily_rates, run_backtest
+from backtests.sim.engine import run_backtest
 from drain_data import DrainError, load_dataset
 from drain_data.calendar import nyse_sessions
 from signals import SignalConfig, compute_signal

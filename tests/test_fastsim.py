@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from backtests.sim.accrual import cash_index
 from backtests.sim.config import BacktestConfig
 from backtests.sim.engine import run_backtest
-from backtests.sim.fastsim import METRICS, FastSim, cash_index, series_metrics
+from backtests.sim.fastsim import METRICS, FastSim, series_metrics
 from backtests.tune.sweep import grid_from_table, grid_section, run_sweep, select
 from drain_core.configs import tune_config_path
 from drain_data import load_dataset
@@ -149,7 +150,7 @@ def test_irrelevant_parameters_give_identical_returns(market):
 
 
 def test_cash_index_matches_engine(market):
-    from backtests.sim.engine import accrual_index, daily_rates
+    from backtests.sim.accrual import accrual_index, daily_rates
 
     _, window, _ = market
     expected = accrual_index(daily_rates(window["IRX"], window.index)).to_numpy()

@@ -29,8 +29,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from backtests.sim.accrual import accrual_index, borrow_index, daily_rates
 from backtests.sim.config import BacktestConfig
-from drain_core.conventions import DAY_COUNT, PERIODS_PER_YEAR
+from drain_core.conventions import PERIODS_PER_YEAR
 from drain_core.errors import DrainError
 
 
@@ -80,18 +81,6 @@ class BacktestResult:
         return self.weights.sum(axis=1)
 
 
-def daily_rates(annual_percent: pd.Series, index: pd.DatetimeIndex) -> pd.Series:
-    """Interest for each session: the rate known at the previous close x days elapsed / 360."""
-    known = annual_percent.reindex(index).ffill() / 100.0
-    days = pd.Series(index.to_numpy(), index=index).diff().dt.days
-    return (known.shift(1) * days / DAY_COUNT).fillna(0.0)
-
-
-def accrual_index(rates: pd.Series) -> pd.Series:
-    """Cumulative growth factor of 1 + rate, 1.0 on the first session."""
-    return (1.0 + rates).cumprod()
-
-
 def _split_legs(orders: pd.DataFrame) -> pd.DataFrame:
     """Long and short legs of every ticker as separate columns (shorts named ``T:short``)."""
     legs = {}
@@ -136,11 +125,9 @@ def run_backtest(
         {leg: valuation[t].to_numpy() for leg, t in zip(legs.columns, tickers, strict=True)},
         index=index,
     )
-    days = pd.Series(index.to_numpy(), index=index).diff().dt.days.fillna(0.0)
     for leg, ticker in zip(legs.columns, tickers, strict=True):
         if leg.endswith(SHORT_SUFFIX):
-            borrow = pd.Series(config.costs.borrow(ticker), index=index)
-            close[leg] = close[leg] * accrual_index(borrow * days / DAY_COUNT)
+            close[leg] = close[leg] * borrow_index(config.costs.borrow(ticker), index)
     deflated = close.div(cash_index, axis=0)
 
     fee_rates = np.array([config.costs.fee(t) for t in tickers])

@@ -44,9 +44,10 @@ import pandas as pd
 from numba import njit, prange
 from numpy.lib.stride_tricks import sliding_window_view
 
+from backtests.sim.accrual import borrow_index, cash_index
 from backtests.sim.config import BacktestConfig
 from backtests.stats import performance
-from drain_core.conventions import DAY_COUNT, PERIODS_PER_YEAR, REGIMES
+from drain_core.conventions import PERIODS_PER_YEAR, REGIMES
 from strategies.baskets import basket_weights
 from strategies.config import StrategyConfig
 from strategies.schedule import rebalance_days
@@ -73,14 +74,6 @@ _SELL, _BUY, _KEY, _POS = 0, 1, 2, 3
 # --------------------------------------------------------------------------------------------
 
 
-def cash_index(cash_yield: pd.Series, index: pd.DatetimeIndex) -> np.ndarray:
-    """``backtests.sim.engine.accrual_index(daily_rates(...))``: the T-bill cash growth factor."""
-    known = cash_yield.reindex(index).ffill() / 100.0
-    days = pd.Series(index.to_numpy(), index=index).diff().dt.days
-    rates = (known.shift(1) * days / DAY_COUNT).fillna(0.0)
-    return (1.0 + rates).cumprod().to_numpy(dtype=np.float64)
-
-
 @dataclass(frozen=True)
 class Market:
     """Deflated long and short close prices, costs and calendars shared by every combination."""
@@ -102,12 +95,9 @@ class Market:
         real = prices[list(tickers)]
         valuation = real.ffill().bfill().to_numpy(dtype=np.float64)
         cash = cash_index(prices[backtest.cash_rate_ticker], index)
-        days = pd.Series(index.to_numpy(), index=index).diff().dt.days.fillna(0.0)
         short = np.empty_like(valuation)
         for n, ticker in enumerate(tickers):
-            borrow = pd.Series(backtest.costs.borrow(ticker), index=index)
-            growth = (1.0 + borrow * days / DAY_COUNT).cumprod().to_numpy()
-            short[:, n] = valuation[:, n] * growth
+            short[:, n] = valuation[:, n] * borrow_index(backtest.costs.borrow(ticker), index)
         costs = backtest.costs
         close = np.empty((len(index), 2 * len(tickers)))
         close[:, 0::2] = valuation / cash[:, None]  # the long leg: valuation price / cash index

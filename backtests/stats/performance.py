@@ -19,6 +19,15 @@ def _array(returns) -> np.ndarray:
     return np.asarray(returns, dtype=np.float64)
 
 
+def excess(returns, cash_returns):
+    """Returns in excess of the cash rate (``returns - cash_returns``, aligned on the index for
+    pandas inputs): what Sharpe, Sortino and the information ratio are computed on."""
+    if isinstance(returns, pd.Series | pd.DataFrame):
+        return returns.sub(pd.Series(cash_returns).reindex(returns.index), axis=0)
+    r, c = _array(returns), _array(cash_returns)
+    return r - (c if r.ndim == 1 else c.reshape(-1, *([1] * (r.ndim - 1))))
+
+
 def total_return(returns, axis: int = 0) -> np.ndarray | float:
     """Compounded return ``prod(1 + r) - 1``."""
     r = _array(returns)
