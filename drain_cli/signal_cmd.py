@@ -27,12 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _load_config(path: str | None):
-    from drain_core.configs import default_config_path
-    from signals import SignalConfig
+    """The [signal] section, after the whole file passed the checks every command makes."""
+    from backtests.run.config import RunConfig
 
-    if path:
-        return SignalConfig.from_toml(path, section="signal")
-    return SignalConfig.from_toml(default_config_path(), section="signal")
+    return RunConfig.load(path).signal
 
 
 def run(args: argparse.Namespace) -> int:

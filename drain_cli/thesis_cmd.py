@@ -46,19 +46,14 @@ def _config_path(path: str | None) -> Path:
 
 
 def _configs(args: argparse.Namespace):
-    from signals import SignalConfig
-    from strategies.config import StrategyConfig
+    from backtests.run.config import RunConfig
+    from drain_core.config import read_config
     from thesis import ThesisConfig
 
-    path = _config_path(args.config)
-    if path is None:
-        signal, strategy, thesis = SignalConfig(), StrategyConfig(), ThesisConfig()
-    else:
-        if not path.is_file():
-            raise DrainError(f"config file {path} does not exist; pass an existing TOML file")
-        signal = SignalConfig.from_toml(path, section="signal")
-        strategy = StrategyConfig.from_toml(path)
-        thesis = ThesisConfig.from_toml(path)
+    document = read_config(_config_path(args.config))  # checked as every command checks it
+    run = RunConfig.from_dict(document)
+    signal, strategy = run.signal, run.strategy
+    thesis = ThesisConfig.from_dict(document.get("thesis", {}))
     changes = {}
     if args.depletion_date is not None:
         changes["depletion_date"] = str(parse_date(args.depletion_date, "--depletion-date").date())

@@ -38,11 +38,8 @@ def write_toml(data: dict[str, Any], path: str | Path) -> Path:
 
 
 def reject_unknown_keys(section: str, values: dict[str, Any], cls: type) -> None:
-    """Raise a one-line DrainError naming the first key of ``values`` that ``cls`` lacks."""
-    import dataclasses
+    """Raise a one-line DrainError naming the first key of ``values`` that the dataclass
+    ``cls`` lacks, with a did-you-mean (``drain_core.schema.reject_unknown``)."""
+    from drain_core.schema import field_names, reject_unknown
 
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        raise DrainError(f"unknown key {section}.{unknown[0]}; known keys: "
-                         f"{', '.join(sorted(names))}")
+    reject_unknown(section, values, field_names(cls))

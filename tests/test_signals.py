@@ -305,7 +305,7 @@ def test_config_round_trip_and_partial_weights():
     ("values", "names"),
     [
         ({"z_windw": 10}, ["signal.z_windw", "z_window"]),
-        ({"issuance_window": -5}, ["signal.issuance_window", "negative"]),
+        ({"issuance_window": -5}, ["signal.issuance_window", ">= 1", "got -5"]),
         ({"buffer_window": 0}, ["signal.buffer_window"]),
         ({"weights": {"capex_yoy": "heavy"}}, ["signal.weights.capex_yoy"]),
         ({"weights": "equal"}, ["signal.weights"]),

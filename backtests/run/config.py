@@ -1,36 +1,53 @@
-"""``RunConfig``: the [signal], [strategy] and [backtest] sections of one TOML file, typed."""
+"""``RunConfig``: the [signal], [strategy] and [backtest] sections of one config file, typed.
+
+``RunConfig.load(path)`` is how every command reads a config file: ``read_config`` refuses an
+unknown or malformed section, each section's typed config refuses unknown keys and values of
+the wrong type or range, and the rules joining sections are checked here, all before any data
+is loaded. [tune] and [thesis] pass through untouched for the commands that read them.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from backtests.sim.config import BacktestConfig
-from drain_core.configs import default_config_path
+from drain_core.config import KNOWN_SECTIONS, check_sections, read_config
 from drain_core.errors import DrainError
-from drain_core.tomlfile import read_toml
 from signals.config import SignalConfig
 from strategies.config import StrategyConfig
 
-KNOWN_SECTIONS = ("signal", "strategy", "backtest", "tune", "thesis")
+__all__ = ["KNOWN_SECTIONS", "RunConfig"]
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    """The [signal], [strategy] and [backtest] sections of one configuration."""
+    """The [signal], [strategy] and [backtest] sections of one configuration (hashable)."""
 
     signal: SignalConfig = field(default_factory=SignalConfig)
     strategy: StrategyConfig = field(default_factory=StrategyConfig)
     backtest: BacktestConfig = field(default_factory=BacktestConfig)
 
+    def __post_init__(self) -> None:
+        windows = {f"strategy.{key}": getattr(self.strategy, key)
+                   for key in _strategy_windows(self.strategy)}
+        windows |= {f"signal.{key}": getattr(self.signal, key)
+                    for key in ("issuance_window", "buffer_window", "rates_window",
+                                "credit_window", "dollar_window")}
+        key, shortest = min(windows.items(), key=lambda kv: kv[1])
+        if self.backtest.lag >= shortest:
+            raise DrainError(f"backtest.lag = {self.backtest.lag} must be below {key} "
+                             f"({shortest}): a trade acting later than the window its weights "
+                             f"look back on trades a stale book")
+
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> RunConfig:
-        """Build from a parsed TOML document; unknown sections are an error naming them."""
-        unknown = sorted(set(values) - set(KNOWN_SECTIONS))
-        if unknown:
-            raise DrainError(f"unknown config section [{unknown[0]}]; known sections: "
-                             f"{', '.join(KNOWN_SECTIONS)}")
+    def from_dict(cls, values: Any) -> RunConfig:
+        """Build from a parsed TOML document; unknown sections and keys are errors."""
+        if not isinstance(values, dict):
+            raise DrainError(f"a config document must be a table of sections, got {values!r}")
+        check_sections(values)
         return cls(
             signal=SignalConfig.from_dict(values.get("signal", {})),
             strategy=StrategyConfig.from_dict(values.get("strategy", {})),
@@ -40,7 +57,7 @@ class RunConfig:
     @classmethod
     def load(cls, path: str | Path | None = None) -> RunConfig:
         """Read a TOML file (the shipped default when ``path`` is None)."""
-        return cls.from_dict(read_toml(path or default_config_path()))
+        return cls.from_dict(read_config(path))
 
     def to_dict(self) -> dict[str, Any]:
         """A TOML-friendly dict; ``RunConfig.from_dict(c.to_dict()) == c``."""
@@ -49,3 +66,17 @@ class RunConfig:
             "strategy": self.strategy.to_dict(),
             "backtest": self.backtest.to_dict(),
         }
+
+    def replace(self, **changes: Any) -> RunConfig:
+        """A copy with some sections changed (checked again)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _strategy_windows(strategy: StrategyConfig) -> list[str]:
+    """The look-back windows of the strategy that its settings actually read."""
+    keys = ["vol_lookback"] if strategy.weighting == "inverse_vol" else []
+    if strategy.vol_target is not None:
+        keys.append("vol_target_lookback")
+    if strategy.variant == "beta_hedged":
+        keys.append("beta_lookback")
+    return keys
