@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from backtests.run.config import RunConfig
     from drain_cli.sidecar import Sidecar
 
 
@@ -29,22 +30,21 @@ def run(args: argparse.Namespace) -> int:
     the tearsheet's libraries while this process imports vectorbt; it draws the tearsheet while
     this process writes the other reports.
     """
+    from backtests.run.config import RunConfig
     from drain_cli.sidecar import Sidecar
 
+    config = RunConfig.load(args.config)  # a bad config fails before any process or data
+    if args.strategy:
+        config = config.replace(strategy=config.strategy.replace(variant=args.strategy))
     with Sidecar() as sidecar:
-        return _run(args, sidecar)
+        return _run(args, config, sidecar)
 
 
-def _run(args: argparse.Namespace, sidecar: Sidecar) -> int:
+def _run(args: argparse.Namespace, config: RunConfig, sidecar: Sidecar) -> int:
     from backtests.report.tearsheet import import_plotting
-    from backtests.run.config import RunConfig
     from backtests.run.prepare import prepare_run
     from drain_cli.args import parse_date, run_name
 
-    config = RunConfig.load(args.config)
-    if args.strategy:
-        config = RunConfig(signal=config.signal, backtest=config.backtest,
-                           strategy=config.strategy.replace(variant=args.strategy))
     for option, value in (("--start", args.start), ("--end", args.end)):
         parse_date(value, option)
     name = run_name(args.name, f"{config.strategy.variant}-{datetime.now():%Y%m%d-%H%M%S}")
