@@ -108,39 +108,59 @@ def reject_unknown(path: str, keys: Iterable[str], known: Iterable[str]) -> None
 def conform(config: Any, section: str) -> None:
     """Check every field of the frozen dataclass ``config`` against its annotation and store
     the normalised values (tuples, ``FrozenDict``, floats); the first problem is a DrainError."""
-    schema, hints = _schema(type(config))
-    values = {name: getattr(config, name) for name in hints}
-    bad = _non_finite(values)
+    schema = _schema(type(config))
+    values = {name: getattr(config, name) for name in schema.hints}
+    bad = _non_finite({name: values[name] for name in schema.numeric})
     if bad is not None:
-        raise DrainError(_explain(bad, values, hints, section))
+        raise DrainError(_explain(bad, values, schema.hints, section))
     try:
-        checked = msgspec.convert(values, schema, strict=True)
+        checked = msgspec.convert(values, schema.struct, strict=True)
     except msgspec.ValidationError as exc:
-        raise DrainError(_explain(_tokens(str(exc)), values, hints, section, str(exc))) from None
-    for name, hint in hints.items():
+        raise DrainError(_explain(_tokens(str(exc)), values, schema.hints, section,
+                                  str(exc))) from None
+    for name in schema.hints:
         value = getattr(checked, name)
-        if dataclasses.is_dataclass(hint):
-            if not isinstance(value, hint):
+        nested = schema.nested.get(name)
+        if nested is not None:
+            if not isinstance(value, nested):
                 raise DrainError(f"{section}.{name} must be a table, got {_show(value)}")
-            continue
-        object.__setattr__(config, name, _freeze(value))
+        else:
+            frozen = _freeze(value)
+            if frozen is not values[name]:
+                object.__setattr__(config, name, frozen)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Schema:
+    struct: type  # the msgspec Struct that checks a section's values
+    hints: dict[str, Any]  # field -> resolved annotation
+    numeric: tuple[str, ...]  # fields that may hold floats (checked for NaN and infinity)
+    nested: dict[str, type]  # fields holding another config (it checks itself)
 
 
 @functools.cache
-def _schema(cls: type) -> tuple[type, dict[str, Any]]:
-    """A msgspec Struct with the dataclass's annotated fields (nested configs check themselves)."""
+def _schema(cls: type) -> _Schema:
+    """The msgspec Struct of a dataclass's annotated fields (nested configs check themselves)."""
     resolved = typing.get_type_hints(cls, include_extras=True)
     hints = {name: resolved[name] for name in field_names(cls)}
-    fields = [(name, Any if dataclasses.is_dataclass(hint) else hint)
-              for name, hint in hints.items()]
-    return msgspec.defstruct(f"{cls.__name__}Schema", fields, forbid_unknown_fields=True), hints
+    nested = {name: hint for name, hint in hints.items() if dataclasses.is_dataclass(hint)}
+    fields = [(name, Any if name in nested else hint) for name, hint in hints.items()]
+    struct = msgspec.defstruct(f"{cls.__name__}Schema", fields, forbid_unknown_fields=True)
+    numeric = tuple(name for name, hint in hints.items()
+                    if name not in nested and _holds_float(hint))
+    return _Schema(struct, hints, numeric, nested)
+
+
+def _holds_float(hint: Any) -> bool:
+    base, _ = _unwrap(hint)
+    return base is float or any(_holds_float(arg) for arg in typing.get_args(base)
+                                if arg is not Ellipsis and not isinstance(arg, str))
 
 
 def _freeze(value: Any) -> Any:
-    if isinstance(value, dict):
+    """Tables as FrozenDict (msgspec already returns tuples for lists)."""
+    if isinstance(value, dict) and not isinstance(value, FrozenDict):
         return FrozenDict((k, _freeze(v)) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return tuple(_freeze(v) for v in value)
     return value
 
 

@@ -44,7 +44,7 @@ Positive = number(gt=0, le=1e6)
 Ticker = text("ticker symbol", pattern=r"^[A-Za-z0-9^][A-Za-z0-9.=^-]*$", max_length=24)
 BasketName = text("basket name", pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$", max_length=64)
 Basket = Annotated[tuple[Ticker, ...], Meta(min_length=1)]
-Regime = Annotated[Literal["abundant", "draining", "scarce"], Meta(extra={"noun": "regime"})]
+Regime = Annotated[Literal[REGIMES], Meta(extra={"noun": "regime"})]
 Share = number(ge=0, le=1, reason="a share of equity")
 TiltShares = tuple[Share, Share, Share]
 
@@ -119,9 +119,6 @@ class StrategyConfig:
             if sum(shares) > 1 + 1e-12:
                 raise DrainError(f"strategy.tilt.{regime} shares must be >= 0 and sum to <= 1 "
                                  f"(cash_flow, speculative, SPY), got {list(shares)}")
-        missing = [r for r in REGIMES if r not in self.tilt]
-        if missing:
-            raise DrainError(f"strategy.tilt lacks {missing[0]}")
 
     @classmethod
     def from_dict(cls, values: Any, section: str = "strategy") -> StrategyConfig:

@@ -36,3 +36,89 @@ def test_bad_config_names_the_key(tmp_path, text, key):
     with pytest.raises(DrainError) as err:
         RunConfig.load(path)
     assert key in str(err.value)
+
+
+# --- one way to validate: the schema in the annotations -------------------------------------
+
+
+def test_every_config_is_hashable_and_survives_pickle():
+    import pickle
+
+    from backtests.sim.config import BacktestConfig, CostConfig
+    from signals import SignalConfig
+    from thesis.config import ThesisConfig
+
+    for config in (RunConfig(), SignalConfig(), StrategyConfig(), BacktestConfig(),
+                   CostConfig(), ThesisConfig()):
+        assert hash(config) == hash(pickle.loads(pickle.dumps(config)))
+        assert pickle.loads(pickle.dumps(config)) == config
+    cache = {StrategyConfig(): "a", StrategyConfig(leg_size=0.3): "b"}
+    assert cache[StrategyConfig.from_dict({"leg_size": 0.3})] == "b"  # equal configs, one key
+
+
+def test_tables_read_like_dicts_but_cannot_change():
+    config = StrategyConfig.from_dict({"baskets": {"cash_flow": ["MU", "NVDA"]},
+                                       "tilt": {"scarce": [0.2, 0.0, 0.0]}})
+    assert config.baskets["cash_flow"] == ("MU", "NVDA")
+    assert config.tilt["scarce"] == (0.2, 0.0, 0.0)
+    assert config.tilt["abundant"] == StrategyConfig().tilt["abundant"]  # merged over defaults
+    with pytest.raises(TypeError):
+        config.baskets["cash_flow"] = ("X",)
+    with pytest.raises(TypeError):
+        config.tilt.update(scarce=(1.0, 0.0, 0.0))
+
+
+def test_replace_passes_the_same_checks_as_a_file():
+    base = StrategyConfig()
+    with pytest.raises(DrainError, match=r"^strategy\.vol_lookback must be a whole number >= 2 "
+                                         r"and <= 5040 \(sessions; at most twenty years\), "
+                                         r"got 'abc'$"):
+        base.replace(vol_lookback="abc")
+    with pytest.raises(DrainError, match="strategy.leg_size must be a finite number > 0"):
+        base.replace(leg_size=float("nan"))
+    assert base.replace(leg_size=1).leg_size == 1.0
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[strategy]\nvol_lookback = 2.5\n",
+     "strategy.vol_lookback must be a whole number >= 2 and <= 5040 (sessions; at most twenty "
+     "years), got 2.5"),
+    ("[backtest]\nlag = true\n", "backtest.lag must be a whole number >= 1 and <= 252 (trades "
+                                 "act on a bar after the signal, at most a year later), got True"),
+    ("[backtest.costs.fee_bps]\netf = nan\n", "backtest.costs.fee_bps.etf must be a finite "
+                                              "number >= 0 and <= 10000 (basis points; 10,000 "
+                                              "is the whole traded value), got nan"),
+    ("[strategy.baskets]\ncash_flow = 'NVDA'\n", "strategy.baskets.cash_flow must be a "
+                                                 "non-empty list of ticker symbols, got 'NVDA'"),
+    ("[strategy]\nrebalance = 'wekly'\n", "strategy.rebalance = 'wekly' is not one of daily, "
+                                          "weekly, monthly, regime (did you mean 'weekly'?)"),
+    ("[strategy.baskets]\ncashflow = ['MU']\n",
+     "strategy.baskets.cashflow: basket 'cashflow' is not traded by this strategy (did you mean "
+     "'cash_flow'?); it trades 'cash_flow' (long_basket) and 'speculative' (short_basket)"),
+    ("signal = 3\n", "signal must be a table ([signal] with key = value lines), got 3"),
+    ("[strategi]\n", "unknown config section [strategi] (did you mean [strategy]?); known "
+                     "sections: signal, strategy, backtest, tune, thesis"),
+])
+def test_messages_name_the_key_the_expectation_and_the_value(tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(DrainError) as err:
+        RunConfig.load(path)
+    assert str(err.value) == message
+
+
+def test_tune_and_thesis_sections_pass_through_untouched(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("[tune]\nanything = 1\n[thesis]\nhorizn = 5\n[strategy]\nleg_size = 0.3\n")
+    assert RunConfig.load(path).strategy.leg_size == 0.3  # their owners check those sections
+
+
+def test_lag_must_stay_below_the_windows_the_book_reads():
+    from backtests.sim.config import BacktestConfig
+
+    with pytest.raises(DrainError, match=r"backtest.lag = 63 must be below strategy.vol_lookback"):
+        RunConfig(backtest=BacktestConfig(lag=63))
+    equal = StrategyConfig(weighting="equal")  # inverse-vol look-back unused: the signal's count
+    with pytest.raises(DrainError, match=r"must be below signal\.\w+_window \(63\)"):
+        RunConfig(strategy=equal, backtest=BacktestConfig(lag=63))
+    assert RunConfig(backtest=BacktestConfig(lag=62)).backtest.lag == 62
