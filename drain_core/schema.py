@@ -275,8 +275,12 @@ def _unwrap(hint: Any) -> tuple[Any, list[Meta]]:
 
 def _meta(hint: Any) -> Meta:
     """The annotation's constraints merged into one Meta."""
+    base, metas = _unwrap(hint)
+    if typing.get_origin(base) in (typing.Union, types.UnionType):
+        inner = next(a for a in typing.get_args(base) if a is not type(None))
+        metas += _unwrap(inner)[1]  # X | None: the constraints of X
     merged: dict[str, Any] = {}
-    for meta in _unwrap(hint)[1]:
+    for meta in metas:
         merged.update({k: getattr(meta, k) for k in (
             "gt", "ge", "lt", "le", "min_length", "max_length", "description", "extra")
             if getattr(meta, k) is not None})

@@ -122,3 +122,17 @@ def test_lag_must_stay_below_the_windows_the_book_reads():
     with pytest.raises(DrainError, match=r"must be below signal\.\w+_window \(63\)"):
         RunConfig(strategy=equal, backtest=BacktestConfig(lag=63))
     assert RunConfig(backtest=BacktestConfig(lag=62)).backtest.lag == 62
+
+
+def test_windows_longer_than_the_data_are_refused():
+    from signals import SignalConfig
+
+    config = RunConfig(signal=SignalConfig(z_min_periods=3000))
+    config.require_history(3001, 500)
+    with pytest.raises(DrainError, match=r"signal.z_min_periods = 3000 needs more sessions "
+                                         r"than the data hold \(2999\)"):
+        config.require_history(2999, 500)
+    with pytest.raises(DrainError, match=r"strategy.vol_lookback = 63 needs more sessions "
+                                         r"than the date range holds \(40\)"):
+        RunConfig().require_history(3000, 40)
+    RunConfig(strategy=StrategyConfig(weighting="equal")).require_history(3000, 40)  # unread

@@ -67,9 +67,33 @@ class RunConfig:
             "backtest": self.backtest.to_dict(),
         }
 
+    def require_history(self, history: int, traded: int) -> None:
+        """Refuse windows the data cannot fill: the signal's against the ``history`` sessions
+        it is computed on, the strategy's look-backs against the ``traded`` sessions."""
+        for key, value in _signal_windows(self.signal).items():
+            if value >= history:
+                raise DrainError(f"signal.{key} = {value} needs more sessions than the data "
+                                 f"hold ({history}); shorten it or use longer data")
+        for key in _strategy_windows(self.strategy):
+            value = getattr(self.strategy, key)
+            if value >= traded:
+                raise DrainError(f"strategy.{key} = {value} needs more sessions than the date "
+                                 f"range holds ({traded}); shorten it or widen the date range")
+
     def replace(self, **changes: Any) -> RunConfig:
         """A copy with some sections changed (checked again)."""
         return dataclasses.replace(self, **changes)
+
+
+def _signal_windows(signal: SignalConfig) -> dict[str, int]:
+    """The look-back windows of the signal that its settings actually read."""
+    keys = ["z_min_periods", "issuance_window", "buffer_window", "rates_window",
+            "credit_window", "dollar_window"]
+    if signal.standardise == "rolling":
+        keys.append("z_window")
+    if signal.combine == "pca":
+        keys.append("pca_min_periods")
+    return {key: getattr(signal, key) for key in keys}
 
 
 def _strategy_windows(strategy: StrategyConfig) -> list[str]:

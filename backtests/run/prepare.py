@@ -46,6 +46,7 @@ def prepare_run(
         raise DrainError(f"the date range {start or first} to {end or last} holds "
                          f"{len(window)} sessions of prices (data: {first} to {last}); "
                          f"widen --start/--end")
+    config.require_history(len(dataset.sessions), len(window))  # windows the data can fill
     targets = build_targets(window, signal.composite, signal.regime, config.strategy)
     if config.backtest.cash_rate_ticker not in window.columns:
         raise DrainError(f"backtest.cash_rate_ticker {config.backtest.cash_rate_ticker!r} has no "
