@@ -158,9 +158,13 @@ def _holds_float(hint: Any) -> bool:
 
 
 def _freeze(value: Any) -> Any:
-    """Tables as FrozenDict (msgspec already returns tuples for lists)."""
-    if isinstance(value, dict) and not isinstance(value, FrozenDict):
+    """Tables as FrozenDict and lists as tuples, at any depth (``Any`` fields keep lists)."""
+    if isinstance(value, FrozenDict):
+        return value
+    if isinstance(value, dict):
         return FrozenDict((k, _freeze(v)) for k, v in value.items())
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
     return value
 
 

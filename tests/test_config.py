@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 import pytest
 
 from backtests.run.pipeline import RunConfig
+from drain_core.schema import conform, whole
 from drain_core.tomlfile import read_toml, write_toml
 from drain_data import DrainError
 from strategies import StrategyConfig
@@ -136,3 +140,23 @@ def test_windows_longer_than_the_data_are_refused():
                                          r"than the date range holds \(40\)"):
         RunConfig().require_history(3000, 40)
     RunConfig(strategy=StrategyConfig(weighting="equal")).require_history(3000, 40)  # unread
+
+
+@dataclasses.dataclass(frozen=True)
+class _AnySection:
+    """A section written the way [tune] can adopt the mechanism: annotations + conform."""
+
+    cap: whole(1, 1000, "combinations") = 10
+    grid: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        conform(self, "tune")
+
+
+def test_any_section_gets_the_checks_and_hashability_from_its_annotations():
+    section = _AnySection(grid={"strategy": {"variant": ["a", "b"]}})
+    assert section.grid["strategy"]["variant"] == ("a", "b")
+    assert hash(section) == hash(_AnySection(grid={"strategy": {"variant": ("a", "b")}}))
+    with pytest.raises(DrainError, match=r"^tune.cap must be a whole number >= 1 and <= 1000 "
+                                         r"\(combinations\), got 2.0$"):
+        _AnySection(cap=2.0)
