@@ -43,7 +43,7 @@ from drain_core.conventions import PERIODS_PER_YEAR
 from drain_core.errors import DrainError
 from drain_core.frozen import FrozenDict
 
-__all__ = ["MAX_WINDOW", "WINDOW_REASON", "Meta", "conform", "describe", "did_you_mean",
+__all__ = ["MAX_WINDOW", "WINDOW_REASON", "Meta", "Ticker", "conform", "describe", "did_you_mean",
            "field_names", "number", "reject_unknown", "require_table", "text", "whole"]
 
 
@@ -70,6 +70,10 @@ def text(noun: str, *, pattern: str | None = None, max_length: int = 200) -> Any
     """The annotation of a string that messages call ``noun`` (e.g. "ticker symbol")."""
     return Annotated[str, Meta(min_length=1, max_length=max_length, pattern=pattern,
                                extra={"noun": noun})]
+
+
+# A ticker as the data sources spell it: BRK-B, BTC-USD, ^GSPC, ES=F.
+Ticker = text("ticker symbol", pattern=r"^[A-Za-z0-9^][A-Za-z0-9.=^-]*$", max_length=24)
 
 
 # --- the checks -------------------------------------------------------------------------------

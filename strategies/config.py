@@ -18,6 +18,7 @@ from drain_core.schema import (
     MAX_WINDOW,
     WINDOW_REASON,
     Meta,
+    Ticker,
     conform,
     did_you_mean,
     field_names,
@@ -41,7 +42,6 @@ WHEN_ABUNDANT: tuple[str, ...] = WhenAbundant.__args__
 Lookback = whole(2, MAX_WINDOW, WINDOW_REASON)
 Exposure = number(gt=0, le=10, reason="times equity; 10 is a 1,000% book")
 Positive = number(gt=0, le=1e6)
-Ticker = text("ticker symbol", pattern=r"^[A-Za-z0-9^][A-Za-z0-9.=^-]*$", max_length=24)
 BasketName = text("basket name", pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$", max_length=64)
 Basket = Annotated[tuple[Ticker, ...], Meta(min_length=1)]
 Regime = Annotated[Literal[REGIMES], Meta(extra={"noun": "regime"})]

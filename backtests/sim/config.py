@@ -16,12 +16,12 @@ from drain_core.errors import DrainError
 from drain_core.frozen import FrozenDict
 from drain_core.schema import (
     Meta,
+    Ticker,
     conform,
     field_names,
     number,
     reject_unknown,
     require_table,
-    text,
     whole,
 )
 
@@ -35,7 +35,6 @@ AssetClassName = Literal["etf", "equity", "hard_to_borrow", "crypto"]
 ASSET_CLASSES: tuple[str, ...] = typing.get_args(AssetClassName)
 
 # --- the schema of the section ----------------------------------------------------------------
-Ticker = text("ticker symbol", pattern=r"^[A-Za-z0-9^][A-Za-z0-9.=^-]*$", max_length=24)
 AssetClass = Annotated[AssetClassName, Meta(extra={"noun": "asset class"})]
 Bps = number(ge=0, le=10_000, reason="basis points; 10,000 is the whole traded value")
 BorrowRate = number(ge=0, le=10, reason="an annual rate; 10 is 1,000% a year")
