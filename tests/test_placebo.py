@@ -193,3 +193,44 @@ def test_noise_signal_gives_uniform_p_values():
         assert np.abs(ecdf - grid).max() < 1.63 / np.sqrt(50) + 1 / 20, family  # KS at 1%
         assert abs(values.mean() - 0.525) < 3 * 0.29 / np.sqrt(50), family
         assert (values <= 0.1).sum() <= sps.binom.ppf(0.999, 50, 0.1), family
+
+
+# --- the embedded data ----------------------------------------------------------------------
+
+
+def test_embedded_data_placebo_run_folder_and_actual_match_the_pipeline(tmp_path):
+    """``drain placebo`` on 2019-2021, 4 placebos a family: the folder is written, and its
+    actual statistics equal the vectorbt pipeline's (``drain backtest``'s) to 1e-6."""
+    import json
+
+    from backtests.run.config import RunConfig
+    from backtests.run.pipeline import run_pipeline
+    from drain_cli.main import main
+    from drain_data import load_dataset
+
+    code = main(["placebo", "--n", "4", "--start", "2019-01-02", "--end", "2021-12-31",
+                 "--seed", "3", "--name", "pl"])
+    assert code == 0
+    folder = tmp_path / "reports" / "pl"
+    saved = json.loads((folder / "placebo.json").read_text())
+    assert {"placebo.html", "placebo_draws.csv"} <= {p.name for p in folder.iterdir()}
+    draws = pd.read_csv(folder / "placebo_draws.csv")
+    assert sorted(draws["family"].unique()) == ["baskets", "block", "shift"]
+    assert len(draws) == 12
+    pool = set(saved["settings"]["basket_pool"])
+    assert {"SNDK", "HOOD", "IRX", "SPY"}.isdisjoint(pool)  # listed after 2019 / not eligible
+    result = run_pipeline(RunConfig(), start="2019-01-02", end="2021-12-31")
+    r = result.result.returns.to_numpy()
+    index = result.result.returns.index
+    cash = daily_rates(load_dataset(end="2021-12-31").prices["IRX"], index).to_numpy()
+    expected = [performance.sharpe(r - cash), performance.cagr(r), performance.max_drawdown(r)]
+    actual = [saved["actual"][k] for k in ("sharpe", "cagr", "max_drawdown")]
+    np.testing.assert_allclose(actual, expected, atol=1e-6, rtol=0)
+
+
+def test_cli_rejects_a_bad_count_in_one_line(capsys):
+    from drain_cli.main import main
+
+    assert main(["placebo", "--n", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--n must be at least 1" in err

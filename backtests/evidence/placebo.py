@@ -56,6 +56,8 @@ KINDS: dict[str, tuple[str, ...]] = {"timing": ("block", "shift"), "baskets": ("
 FAMILY_LABELS = {"block": "timing: stationary block bootstrap of the composite",
                  "shift": "timing: circular shift of the composite (at least a year)",
                  "baskets": "baskets: random baskets of the same sizes"}
+FAMILY_NAMES = {"block": "block bootstrap", "shift": "circular shift",
+                "baskets": "random baskets"}
 STATS = ("sharpe", "cagr", "max_drawdown")
 STAT_LABELS = {"sharpe": "Sharpe (excess of cash)", "cagr": "CAGR",
                "max_drawdown": "max drawdown"}
