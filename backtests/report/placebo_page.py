@@ -19,6 +19,7 @@ from plotly.subplots import make_subplots
 
 from backtests.evidence.placebo import (
     FAMILY_LABELS,
+    FAMILY_NAMES,
     STAT_LABELS,
     STATS,
     PlaceboResult,
@@ -31,12 +32,18 @@ from drain_core.paths import atomic_run_dir, reports_root
 
 
 def placebo_figure(result: PlaceboResult) -> go.Figure:
-    """Histograms: a row per placebo family, a column per statistic, the actual as a line."""
+    """Histograms: a row per placebo family, a column per statistic, the actual as a red line
+    (its value and p-value in the panel's title)."""
     families = list(result.draws)
-    fig = make_subplots(rows=len(families), cols=len(STATS), vertical_spacing=0.12,
-                        subplot_titles=[f"{FAMILY_LABELS[f].split(':')[0]}: {STAT_LABELS[s]}"
-                                        for f in families for s in STATS])
     table = result.table().set_index(["family", "statistic"])
+    titles = []
+    for family in families:
+        for stat in STATS:
+            row = table.loc[(family, stat)]
+            titles.append(f"{FAMILY_NAMES[family]}: {STAT_LABELS[stat]}<br>actual "
+                          f"{row['actual']:.3g}, p = {row['p_value']:.3f}")
+    fig = make_subplots(rows=len(families), cols=len(STATS), vertical_spacing=0.16,
+                        subplot_titles=titles)
     for row, family in enumerate(families, start=1):
         for col, stat in enumerate(STATS, start=1):
             values = result.draws[family][stat].dropna()
@@ -45,12 +52,10 @@ def placebo_figure(result: PlaceboResult) -> go.Figure:
                           row=row, col=col)
             actual = result.actual[stat]
             if math.isfinite(actual):
-                p = table.loc[(family, stat), "p_value"]
-                fig.add_vline(x=actual, line_color="#d62728", line_width=2, row=row, col=col,
-                              annotation_text=f"actual {actual:.3g} (p = {p:.3f})",
-                              annotation_position="top")
-    fig.update_layout(height=320 * len(families), width=1200, template="plotly_white",
-                      margin={"t": 60, "l": 50, "r": 30, "b": 40})
+                fig.add_vline(x=actual, line_color="#d62728", line_width=2, row=row, col=col)
+    fig.update_annotations(font_size=12)
+    fig.update_layout(height=340 * len(families), width=1200, template="plotly_white",
+                      margin={"t": 70, "l": 50, "r": 30, "b": 40})
     return fig
 
 
