@@ -234,3 +234,20 @@ def test_cli_rejects_a_bad_count_in_one_line(capsys):
     assert main(["placebo", "--n", "0"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--n must be at least 1" in err
+
+
+def test_an_executor_gives_the_same_draws_as_in_process():
+    """Tasks through a thread pool (any ``.submit -> future`` object) and a pickle round trip
+    of their inputs (what a process or Dask worker receives) change nothing."""
+    import pickle
+    from concurrent.futures import ThreadPoolExecutor
+
+    setup = _setup(5, edge=0.001)
+    here = run_placebos(setup, kind="both", n=12, seed=2, chunk_sizes={"block": 5, "shift": 5,
+                                                                       "baskets": 5})
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        there = run_placebos(pickle.loads(pickle.dumps(setup)), kind="both", n=12, seed=2,
+                             executor=pool)
+    assert here.actual == there.actual
+    for family in here.draws:
+        pd.testing.assert_frame_equal(here.draws[family], there.draws[family])
