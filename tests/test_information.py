@@ -121,3 +121,19 @@ def test_target_returns_spread_is_speculative_minus_cash_flow():
     assert t["spread"].iloc[1] == pytest.approx(np.log1p(-0.10 - 0.05))
     assert t["speculative"].iloc[1] == pytest.approx(np.log(0.9))
     assert "BTC-USD" not in t
+
+
+def test_spread_information_score_is_signed_for_the_thesis():
+    """The synthetic spread (speculative minus cash flow) falls in drain regimes: a positive
+    score; the same signal negated scores exactly the opposite."""
+    from backtests.stats.information import spread_information_score
+    from tests import placebo_market as pm
+
+    prices, composite, _ = pm.market(7, n_days=900, edge=0.003)
+    windows = consecutive_windows(len(prices), 100, 200)
+    score = spread_information_score(composite, prices, pm.strategy().baskets, "cash_flow",
+                                     "speculative", windows)
+    assert score.mean > 0.1
+    flipped = spread_information_score(-composite, prices, pm.strategy().baskets, "cash_flow",
+                                       "speculative", windows)
+    np.testing.assert_allclose(flipped.ics, -score.ics, atol=1e-12)

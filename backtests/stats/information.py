@@ -231,3 +231,15 @@ def oos_information(signal: pd.Series, one_period: pd.Series, horizon: int,
             continue
         ics.append(sign * float(pd.Series(s[ok]).corr(pd.Series(f[ok]), method="spearman")))
     return OutOfSample(windows=list(windows), ics=np.array(ics, dtype=float), sign=sign)
+
+
+def spread_information_score(composite: pd.Series, prices: pd.DataFrame,
+                             baskets: dict[str, tuple[str, ...]], long_name: str,
+                             short_name: str, windows: list[tuple[int, int]], *,
+                             horizon: int = 21, lag: int = 1) -> OutOfSample:
+    """The composite's out-of-sample information about the spread, for ranking signal
+    parameters: rank IC with the forward speculative-minus-cash-flow return on each test window
+    (positions on ``prices.index``, e.g. ``(s.test_start, s.test_end)`` of walk-forward splits),
+    signed so that positive = the thesis' direction (a higher composite, a falling spread)."""
+    spread = target_returns(prices, baskets, long_name, short_name, assets=())[SPREAD]
+    return oos_information(composite, spread, horizon, windows, lag=lag, sign=-1)
