@@ -7,8 +7,10 @@
   (``signals.transforms.regimes_with_hysteresis``).
 * **basket placebos** keep the signal and draw the long and short baskets at random (seeded,
   disjoint, the configured sizes) from every ticker of the data with prices over the whole date
-  range (index levels and the cash-rate series left out, and the hedge asset, which every book
-  may use anyway).
+  range and an annualised volatility of at least 10% there (index levels, the cash-rate series
+  and the hedge asset, which every book may use anyway, left out; so are cash, short Treasury,
+  credit and dollar funds, whose low volatility would let them swamp an inverse-volatility
+  basket and turn the placebo into a bet on cash).
 
 Every placebo runs on the fast kernel (``backtests.sim.fastsim.FastSim``; it agrees with the
 vectorbt engine to about 1e-13). The actual configuration runs through the same kernel, so the
@@ -63,6 +65,7 @@ STAT_LABELS = {"sharpe": "Sharpe (excess of cash)", "cagr": "CAGR",
                "max_drawdown": "max drawdown"}
 NON_PRICES = ("VIX", "TNX", "IRX")  # index levels and yields: not investable
 MAX_MISSING = 0.01  # a pool ticker may miss at most 1% of the sessions (and neither end)
+MIN_VOLATILITY = 0.10  # and must be a risky asset: annualised volatility >= 10% in the window
 CHUNKS = {"block": 200, "shift": 200, "baskets": 25}  # basket chunks hold one basis per draw
 _CAGR, _MDD = METRICS.index("cagr"), METRICS.index("max_drawdown")
 
@@ -105,7 +108,8 @@ class PlaceboSetup:
 
 
 def basket_pool(setup: PlaceboSetup) -> list[str]:
-    """Tickers with a real price on the first and last session and on >= 99% of the others."""
+    """Tickers with a real price on the first and last session and on >= 99% of the others,
+    and an annualised volatility of at least ``MIN_VOLATILITY`` over the window."""
     prices = setup.window
     excluded = {*NON_PRICES, setup.backtest.cash_rate_ticker, setup.strategy.hedge_asset}
     pool = []
@@ -113,7 +117,10 @@ def basket_pool(setup: PlaceboSetup) -> list[str]:
         if ticker in excluded:
             continue
         known = prices[ticker].notna().to_numpy()
-        if known[0] and known[-1] and 1.0 - known.mean() <= MAX_MISSING:
+        if not (known[0] and known[-1] and 1.0 - known.mean() <= MAX_MISSING):
+            continue
+        returns = prices[ticker].pct_change(fill_method=None).to_numpy()[1:]
+        if performance.volatility(returns[~np.isnan(returns)]) >= MIN_VOLATILITY:
             pool.append(ticker)
     return sorted(pool)
 
@@ -284,6 +291,7 @@ def run_placebos(setup: PlaceboSetup, *, kind: str = "both", n: int = 1000, seed
         pool = basket_pool(setup)
         draw_baskets(pool, setup.basket_sizes, seed, 0)  # too small a pool: fail before work
         settings["basket_pool"] = pool
+        settings["min_volatility"] = MIN_VOLATILITY
         settings["basket_sizes"] = list(setup.basket_sizes)
     futures: dict[str, list] = {f: [] for f in families}
     actual_future = _submit(executor, run_actual, setup)

@@ -109,9 +109,12 @@ def _notes(result: PlaceboResult) -> list[str]:
         notes.append(f"Random baskets: long and short baskets of the configured sizes "
                      f"({s['basket_sizes'][0]} and {s['basket_sizes'][1]} names), disjoint, "
                      f"drawn from the {len(pool)} tickers priced on the first and last session "
-                     f"and on at least 99% of the others (the hedge asset and index levels left "
-                     f"out): {html.escape(', '.join(pool))}. The actual baskets need not meet "
-                     f"that rule (members may join or leave inside the window).")
+                     f"and on at least 99% of the others, with an annualised volatility of at "
+                     f"least {s['min_volatility']:.0%} there (the hedge asset, index levels, "
+                     f"cash, short bond, credit and dollar funds left out: they would swamp an "
+                     f"inverse-volatility basket): {html.escape(', '.join(pool))}. The actual "
+                     f"baskets need not meet that rule (members may join or leave inside the "
+                     f"window).")
     return notes
 
 
