@@ -45,12 +45,12 @@ def test_tearsheet_on_a_planted_market(tmp_path):
 
 
 def test_drain_signal_evaluate_writes_the_tearsheet(tmp_path, capsys):
-    code = main(["signal", "--evaluate", "--as-of", "2019-12-31", "--name", "sig"])
+    code = main(["signal", "--evaluate", "--as-of", "2016-12-30", "--name", "sig"])
     assert code == 0
     folder = tmp_path / "reports" / "sig"
     saved = json.loads((folder / "signal_eval.json").read_text())
     targets = {r["target"] for r in saved["ic"] if r["signal"] == "composite"}
     assert targets == {"spread", "speculative", "cash_flow", "SPY", "BTC-USD"}
-    assert saved["sample"][1] == "2019-12-31"
+    assert saved["sample"][1] == "2016-12-30"
     assert (folder / "signal_eval.html").exists()
     assert "Composite vs forward log returns" in capsys.readouterr().out
