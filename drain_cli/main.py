@@ -21,6 +21,7 @@ COMMANDS = {
     "report": ("drain_cli.report_cmd", "rebuild the reports of a finished run"),
     "tune": ("drain_cli.tune_cmd", "sweep parameters with walk-forward and overfitting checks"),
     "thesis": ("drain_cli.thesis_cmd", "test each claim of the thesis against the data"),
+    "placebo": ("drain_cli.placebo_cmd", "placebo backtests: surrogate signals, random baskets"),
 }
 
 

@@ -4,6 +4,8 @@ Writes ``reports/signal-<as-of date or latest>/`` (or ``--name``) atomically: ``
 ``signal.html`` (plotly, self-contained), ``signal.png`` (matplotlib) and ``config.json``. Prints
 the latest reading per component, the composite's correlation with STLFSI4 and NFCI (published
 stress indices: a comparison only, never an input) and the share of days in each regime.
+``--evaluate`` adds the signal tearsheet (``signal_eval.html`` and ``signal_eval.json``: the
+composite's and each component's information about forward returns) and prints its headline.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: drain_core/configs/default.toml)")
     parser.add_argument("--as-of", metavar="DATE", dest="as_of",
                         help="compute with only what was known at the close of DATE (YYYY-MM-DD)")
+    parser.add_argument("--evaluate", action="store_true",
+                        help="also write the signal tearsheet (signal_eval.html): correlation "
+                             "of the composite and each component with forward returns")
     parser.add_argument("--name", metavar="NAME",
                         help="output folder under the reports root "
                              "(default: signal-<as-of date> or signal-latest)")
@@ -67,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
             f"{config.z_min_periods} sessions of history; choose a later --as-of"
         )
     comparisons = stress_index_correlations(dataset, result)
+    evaluation = _evaluate(dataset, result, args.config) if args.evaluate else None
 
     with atomic_run_dir(folder) as tmp:
         frame.to_csv(tmp / "signal.csv", date_format="%Y-%m-%d")
@@ -78,11 +84,41 @@ def run(args: argparse.Namespace) -> int:
             "config": config.to_dict(),
         }
         (tmp / "config.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        if evaluation is not None:
+            from backtests.report.signal_eval import write_signal_eval
+
+            write_signal_eval(evaluation, tmp)
 
     update_index(reports_root())
     _print_summary(result, config, comparisons, reports_root() / folder,
                    time.perf_counter() - started)
+    if evaluation is not None:
+        _print_evaluation(evaluation)
     return 0
+
+
+def _evaluate(dataset, result, config_path: str | None):
+    """The signal tearsheet's tables, with the baskets and lag of the same config file."""
+    from backtests.report.signal_eval import evaluate_signal
+    from backtests.run.config import RunConfig
+
+    run_config = RunConfig.load(config_path)
+    return evaluate_signal(dataset.prices, result, run_config.strategy, run_config.backtest.lag)
+
+
+def _print_evaluation(evaluation) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    rows = evaluation.ic[evaluation.ic["signal"] == "composite"]
+    table = Table(title=f"Composite vs forward log returns (from close t + {evaluation.lag}); "
+                        f"t: the larger of Newey-West and Hodrick errors")
+    for col in ("target", "horizon", "Pearson", "Spearman", "t", "n"):
+        table.add_column(col, justify="left" if col == "target" else "right")
+    for r in rows.itertuples(index=False):
+        table.add_row(r.target, str(r.horizon), _fmt(r.pearson, 3), _fmt(r.spearman, 3),
+                      _fmt(r.t), str(r.n))
+    Console().print(table)
 
 
 # --- console summary ------------------------------------------------------------------------
@@ -144,5 +180,6 @@ def _print_summary(result, config, comparisons, out_dir, seconds: float) -> None
         regimes.add_row(str(regime), str(int(days)), f"{days / total:.1%}" if total else "-")
     regimes.add_row("(no composite)", str(int(result.regime.isna().sum())), "")
     console.print(regimes)
-    console.print(f"wrote {out_dir}/ (signal.csv, signal.html, signal.png, config.json) "
+    console.print(f"wrote {out_dir}/ (signal.csv, signal.html, signal.png, config.json"
+                  f"{', signal_eval.html' if (out_dir / 'signal_eval.html').exists() else ''}) "
                   f"in {seconds:.1f}s")

@@ -50,8 +50,96 @@ def rolling_correlations(inputs: ThesisInputs) -> pd.DataFrame:
     return pd.DataFrame(out, index=inputs.window)
 
 
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday")
+SAME_DAY = "same calendar day"
+NEXT_SESSION = "next session (as traded)"
+
+
+def calendar_day_closes(prices: pd.DataFrame) -> pd.DataFrame:
+    """Closes dated by their own calendar day: a crypto (``-USD``) column gets, on each
+    session, the close of the UTC day with that session's date.
+
+    The session data store a UTC-day close at the next NYSE session (it is known only after the
+    NYSE close), keeping the last UTC day before it. So the UTC close of session s's own date is
+    the value stored at the next session when that one is the next calendar day (Monday to
+    Thursday, holidays aside), and is not in the data otherwise (a Friday's is overwritten by
+    Sunday's): NaN there. Equity columns are unchanged.
+    """
+    index = prices.index
+    following = pd.Series(index, index=index).shift(-1)
+    next_day = ((following - pd.Series(index, index=index)) == pd.Timedelta(days=1)).to_numpy()
+    out = prices.copy()
+    for col in [c for c in prices.columns if str(c).endswith("-USD")]:
+        out[col] = prices[col].shift(-1).where(next_day)
+    return out
+
+
+def anchored_weekly(levels: pd.DataFrame, weekday: int) -> pd.DataFrame:
+    """Simple returns from one ``weekday`` close to the next, seven calendar days apart."""
+    days = levels[levels.index.day_of_week == weekday]
+    returns = days.pct_change(fill_method=None)
+    seven = (days.index.to_series().diff() == pd.Timedelta(days=7)).to_numpy()
+    return returns[seven]
+
+
+def _corr_beta(weekly: pd.DataFrame, asset: str) -> tuple[int, float, float]:
+    pair = weekly[[asset, MARKET]].dropna()
+    if len(pair) < 3:
+        return len(pair), np.nan, np.nan
+    var = pair[MARKET].var()
+    return (len(pair), float(pair[asset].corr(pair[MARKET])),
+            float(pair[asset].cov(pair[MARKET]) / var) if var > 0 else np.nan)
+
+
+def comovement(inputs: ThesisInputs) -> pd.DataFrame:
+    """Weekly correlation and beta of each crypto coin with SPY before and after the break, in
+    both alignments, on weeks anchored on each weekday (Monday to Thursday: the weekdays whose
+    UTC close the session data hold).
+
+    ``same calendar day``: the coin's UTC close and SPY's NYSE close of the same date (four
+    hours apart): the descriptive co-movement. ``next session``: the coin as the sessions carry
+    it (the previous UTC day's close, the one known at the NYSE close): what a strategy trading
+    at the close sees, and what the other figures of this claim use.
+    """
+    date = pd.Timestamp(inputs.config.break_date)
+    coins = [a for a in CRYPTO_GAUGES if a.endswith("-USD") and a in inputs.prices]
+    if MARKET not in inputs.prices or not coins:
+        return pd.DataFrame()
+    sessions = inputs.prices[[*coins, MARKET]]
+    same_day = calendar_day_closes(sessions)
+    rows = []
+    for alignment, levels in ((SAME_DAY, same_day), (NEXT_SESSION, sessions)):
+        for weekday in range(4):
+            weekly = anchored_weekly(levels, weekday)
+            for asset in coins:
+                for label, part in (("before", weekly[weekly.index < date]),
+                                    ("after", weekly[weekly.index >= date])):
+                    weeks, corr, beta = _corr_beta(part, asset)
+                    if weeks < inputs.config.min_weeks:
+                        continue
+                    rows.append({"asset": asset, "period": f"{label} {date.date()}",
+                                 "alignment": alignment, "weeks ending": WEEKDAYS[weekday],
+                                 "weeks": weeks, "corr_with_spy": corr, "beta_to_spy": beta})
+    return pd.DataFrame(rows)
+
+
+def comovement_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Per coin, period and alignment: the mean over the anchor weekdays and their range."""
+    if table.empty:
+        return table
+    grouped = table.groupby(["asset", "period", "alignment"], sort=False)
+    return pd.DataFrame({
+        "anchors": grouped.size(), "weeks": grouped["weeks"].mean().round(),
+        "corr_with_spy": grouped["corr_with_spy"].mean(),
+        "corr_low": grouped["corr_with_spy"].min(), "corr_high": grouped["corr_with_spy"].max(),
+        "beta_to_spy": grouped["beta_to_spy"].mean(),
+        "beta_low": grouped["beta_to_spy"].min(), "beta_high": grouped["beta_to_spy"].max(),
+    }).reset_index()
+
+
 def before_after(inputs: ThesisInputs) -> pd.DataFrame:
-    """Weekly correlation and beta of each crypto gauge with SPY before and after the break."""
+    """Weekly (Friday, next-session alignment) correlation and beta of each crypto gauge with
+    SPY before and after the break: the weekly returns the regressions of this claim use."""
     weekly = inputs.weekly_returns
     date = pd.Timestamp(inputs.config.break_date)
     rows = []
@@ -63,6 +151,7 @@ def before_after(inputs: ThesisInputs) -> pd.DataFrame:
                 continue
             var = pair[MARKET].var()
             rows.append({"asset": asset, "period": f"{label} {date.date()}", "weeks": len(pair),
+                         "alignment": f"{NEXT_SESSION}, weeks ending Friday",
                          "corr_with_spy": pair[asset].corr(pair[MARKET]),
                          "beta_to_spy": pair[asset].cov(pair[MARKET]) / var if var > 0
                          else np.nan, "ann_vol": pair[asset].std() * np.sqrt(52)})
@@ -191,8 +280,17 @@ def run(inputs: ThesisInputs) -> ClaimResult:
     result.subtests = subs
     split = before_after(inputs)
     if len(split):
-        result.tables["weekly correlation and beta with SPY, before and after the break"] = split
+        result.tables["weekly correlation and beta with SPY, before and after the break "
+                      "(next-session alignment, Friday weeks: as the regressions use them)"] = split
         result.stats["before_after"] = split
+    anchored = comovement(inputs)
+    if len(anchored):
+        summary = comovement_summary(anchored)
+        result.tables["crypto-equity co-movement in both alignments (mean over weeks ending "
+                      "Monday to Thursday, with the range)"] = summary
+        result.tables["crypto-equity co-movement by alignment and week-ending day"] = anchored
+        result.stats["comovement"] = summary
+        result.stats["comovement_by_weekday"] = anchored
     try:
         ranking = drain_betas(inputs, since=since)
         result.tables[f"drain betas since {since.date()} (crypto gauges marked)"] = ranking.assign(
@@ -211,6 +309,16 @@ def run(inputs: ThesisInputs) -> ClaimResult:
                        f"unit (t = {first.t:.2f}, {first.n} weeks){rank_text}"
                        if first.n else first.reason)
     result.notes += [
+        "Crypto closes are UTC-day closes, four or more hours after the NYSE close. Two "
+        "alignments: 'next session' pairs each NYSE close with the last UTC close known at it "
+        "(the previous UTC day): right for anything traded at the close, and used by the "
+        "regressions, the break test, the lead-lag and the rolling correlations here. 'Same "
+        "calendar day' pairs SPY's close with the coin's close of the same date: right for "
+        "describing co-movement (the one-day offset of 'next session' understates it). The "
+        "session data hold a coin's same-day close only Monday to Thursday (a Friday's is "
+        "overwritten by the weekend's), so the co-movement table anchors weeks on each of those "
+        "days and reports the mean and range; the week-ending day moves the numbers about as "
+        "much as the alignment does.",
         "Lead-lag bars outside the dashed band are individually significant at 5% (no "
         "correction for the 21 lags tried).",
         f"The break date {since.date()} is a parameter (break_date); the sup-Wald searches the "

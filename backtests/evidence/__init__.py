@@ -1,0 +1,1 @@
+"""Is the timing worth anything? Placebo backtests: surrogate signals and random baskets."""
