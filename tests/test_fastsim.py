@@ -185,3 +185,27 @@ def test_returns_up_to_t_do_not_change_when_later_data_is_cut(market):
     _, short = _fast(short_window, short_signals, combos)
     assert short.shape[1] == len(short_window) < full.shape[1]
     np.testing.assert_array_equal(short, full[:, :len(short_window)])
+
+
+def test_kernel_module_is_numba_functions_on_arrays():
+    """The mechanical boundary: the kernel module holds numba functions and numbers only (no
+    pandas, no Python-level functions), and its codes come from the other stages' names."""
+    from types import FunctionType, ModuleType
+
+    from numba.core.registry import CPUDispatcher
+
+    from backtests.sim import kernel
+    from backtests.sim.enums import Rebalance, Regime, Variant
+    from drain_core.conventions import REGIMES
+    from strategies.config import REBALANCES, VARIANTS
+
+    public = {name: value for name, value in vars(kernel).items() if not name.startswith("__")}
+    modules = {v.__name__ for v in public.values() if isinstance(v, ModuleType)}
+    assert not any(name.startswith("pandas") for name in modules), modules
+    assert not [n for n, v in public.items()
+                if isinstance(v, FunctionType) and v.__module__ == kernel.__name__]
+    assert {n for n, v in public.items() if isinstance(v, CPUDispatcher)} >= {"simulate_many"}
+    assert [v.name.lower() for v in Variant] == list(VARIANTS)
+    assert [v.name.lower() for v in Rebalance] == list(REBALANCES)
+    assert [r.name.lower() for r in Regime if r is not Regime.NONE] == list(REGIMES)
+    assert [int(r) for r in Regime] == [-1, *range(len(REGIMES))]
