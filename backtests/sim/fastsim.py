@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-from backtests.sim.accrual import borrow_index, cash_index
+from backtests.sim.accrual import accrual_index, borrow_index, daily_rates
 from backtests.sim.config import BacktestConfig
 from backtests.sim.enums import METRICS, Charge, Rebalance, Regime, Variant
 from backtests.sim.kernel import MAX_BASES, simulate_many
@@ -59,7 +59,7 @@ from strategies.config import StrategyConfig
 from strategies.schedule import rebalance_days
 from strategies.variants import rolling_beta
 
-KERNEL_VERSION = "3"
+KERNEL_VERSION = "4"  # 4: Sharpe on returns in excess of the cash rate
 # The rebalance rules decided by the calendar alone: rows of the schedule table, in this order,
 # before one row per signal for the regime rule.
 CALENDAR_RULES = tuple(rule for rule in Rebalance if rule is not Rebalance.REGIME)
@@ -82,6 +82,7 @@ class Market:
     fees: np.ndarray  # (N,)
     slippage: np.ndarray  # (N,)
     cash: np.ndarray  # (T,) cash index
+    cash_returns: np.ndarray  # (T,) the cash return each day (``accrual.daily_rates``)
     init_cash: float
 
     @classmethod
@@ -90,7 +91,8 @@ class Market:
         index = prices.index
         real = prices[list(tickers)]
         valuation = real.ffill().bfill().to_numpy(dtype=np.float64)
-        cash = cash_index(prices[backtest.cash_rate_ticker], index)
+        rates = daily_rates(prices[backtest.cash_rate_ticker], index)
+        cash = accrual_index(rates).to_numpy(dtype=np.float64)
         short = np.empty_like(valuation)
         for n, ticker in enumerate(tickers):
             short[:, n] = valuation[:, n] * borrow_index(backtest.costs.borrow(ticker), index)
@@ -107,6 +109,7 @@ class Market:
             fees=np.array([costs.fee(t) for t in tickers], dtype=np.float64),
             slippage=np.array([costs.slippage(t) for t in tickers], dtype=np.float64),
             cash=cash,
+            cash_returns=rates.to_numpy(dtype=np.float64),
             init_cash=float(backtest.init_cash),
         )
 
@@ -413,7 +416,8 @@ class FastSim:
                             row_of_rule[ints[:, 3]])
         m = self.market
         args = (
-            m.close, m.close_t, m.charges, m.cash, m.init_cash, *self._stacked(), sig,
+            m.close, m.close_t, m.charges, m.cash, m.cash_returns, m.init_cash, *self._stacked(),
+            sig,
             ints[:, 0].copy(), ints[:, 1].copy(), ints[:, 2].copy(), trigger, schedule,
             reverse, rows[:, 5].copy(), rows[:, 6].copy(),
             np.ascontiguousarray(rows[:, 10:19].reshape(n, len(REGIMES), MAX_BASES)),
@@ -441,13 +445,21 @@ def _launch(args: tuple) -> tuple[np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------------------------
 
 
-def series_metrics(returns: pd.Series, turnover: pd.Series | None = None) -> dict[str, float]:
-    """total_return, cagr, sharpe (252), volatility, max_drawdown, turnover of daily returns."""
+def series_metrics(returns: pd.Series, turnover: pd.Series | None = None,
+                   cash_returns: pd.Series | None = None) -> dict[str, float]:
+    """The kernel's ``METRICS`` of daily returns: total_return, cagr, sharpe (252, on the
+    returns in excess of ``cash_returns``, the cash return ``accrual.daily_rates`` gives, as the
+    kernel computes it), volatility, max_drawdown, turnover.
+
+    Without ``cash_returns`` nothing is subtracted: only for returns already in excess of cash.
+    """
     r = returns.to_numpy(dtype=np.float64)
+    excess = r if cash_returns is None else performance.excess(returns, cash_returns).to_numpy(
+        dtype=np.float64)
     return {
         "total_return": float(performance.total_return(r)),
         "cagr": float(performance.cagr(r)),
-        "sharpe": float(performance.sharpe(r)),
+        "sharpe": float(performance.sharpe(excess)),
         "volatility": float(performance.volatility(r)),
         "max_drawdown": float(performance.max_drawdown(r)),
         "turnover": (float(turnover.sum()) * PERIODS_PER_YEAR / len(r)

@@ -22,8 +22,9 @@ Each combination c runs on its own (``simulate_many`` runs them in parallel thre
    (``_sell``, ``_buy``, ``_add``, ``_snap``, ``_is_close``); then the legs still held
    (``_held``) and the day's turnover (``_simulate_one``, step 2 of its loop).
 5. **Finish** after the last day: value the remaining closes, turn the deflated values into
-   daily returns of the dollar equity ``value * cash_index``, and compute the metrics
-   (``_finish``, one row of ``metrics`` per combination, columns ``Metric``).
+   daily returns of the dollar equity ``value * cash_index``, and compute the metrics, Sharpe
+   on the returns in excess of the cash return ``cash_returns`` (``_finish``, one row of
+   ``metrics`` per combination, columns ``Metric``).
 """
 
 from __future__ import annotations
@@ -364,36 +365,44 @@ def _held_changed(w, held) -> bool:
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _finish(c: int, value, cash_index, init_cash: float, turnover: float, metrics,
-            out_returns) -> None:
+def _finish(c: int, value, cash_index, cash_returns, init_cash: float, turnover: float,
+            metrics, out_returns) -> None:
     """Daily returns of the dollar equity ``value * cash_index`` and the metrics of row ``c``
-    (``value`` is overwritten with the returns)."""
+    (``value`` is overwritten with the returns). Sharpe is on the returns in excess of
+    ``cash_returns`` (the bill rate the cash earned each day); total return, CAGR, volatility
+    and drawdown are of the returns themselves."""
     n_days = value.shape[0]
     prev_equity = init_cash
     peak = init_cash
     mdd = 0.0
     mean = 0.0
+    mean_excess = 0.0
     for t in range(n_days):
         equity = value[t] * cash_index[t]
         ret = equity / prev_equity - 1.0
         value[t] = ret
         out_returns[c, t] = ret
         mean += ret
+        mean_excess += ret - cash_returns[t]
         prev_equity = equity
         if equity > peak:
             peak = equity
         elif equity < peak * (1.0 + mdd):  # a deeper drawdown (divide only then)
             mdd = equity / peak - 1.0
     mean /= n_days
+    mean_excess /= n_days
     ss = 0.0
+    ss_excess = 0.0
     for t in range(n_days):
         ss += (value[t] - mean) ** 2
+        ss_excess += (value[t] - cash_returns[t] - mean_excess) ** 2
     sd = math.sqrt(ss / (n_days - 1)) if n_days > 1 else np.nan
+    sd_excess = math.sqrt(ss_excess / (n_days - 1)) if n_days > 1 else np.nan
     sq252 = math.sqrt(_PPY)
     total = prev_equity / init_cash - 1.0
     metrics[c, Metric.TOTAL_RETURN] = total
     metrics[c, Metric.CAGR] = (1.0 + total) ** (_PPY / n_days) - 1.0 if total > -1.0 else -1.0
-    metrics[c, Metric.SHARPE] = mean / sd * sq252 if sd > 0.0 else np.nan
+    metrics[c, Metric.SHARPE] = mean_excess / sd_excess * sq252 if sd_excess > 0.0 else np.nan
     metrics[c, Metric.VOLATILITY] = sd * sq252
     metrics[c, Metric.MAX_DRAWDOWN] = mdd
     metrics[c, Metric.TURNOVER] = turnover * _PPY / n_days
@@ -401,8 +410,8 @@ def _finish(c: int, value, cash_index, init_cash: float, turnover: float, metric
 
 @njit(cache=True, error_model="numpy")
 def _simulate_one(
-    c, close, close_t, charges, cash_index, init_cash, bases, pids, pid_next, grams,
-    composite, regime, trigger_next, schedule_next, sig, variant, basis, gram, trigger,
+    c, close, close_t, charges, cash_index, cash_returns, init_cash, bases, pids, pid_next,
+    grams, composite, regime, trigger_next, schedule_next, sig, variant, basis, gram, trigger,
     schedule, reverse, scale_p, cap_p, tilt, vol_target, max_lev, cash_buffer, lag, metrics,
     out_returns,
 ):
@@ -505,22 +514,22 @@ def _simulate_one(
         t += 1
     _book_values(value, close_t, cols, amounts, n_active, first, n_days - 1)
     _plus_cash(value, cash, first, n_days)
-    _finish(c, value, cash_index, init_cash, turnover, metrics, out_returns)
+    _finish(c, value, cash_index, cash_returns, init_cash, turnover, metrics, out_returns)
 
 
 @njit(cache=True, parallel=True, nogil=True)
 def simulate_many(
-    close, close_t, charges, cash_index, init_cash, bases, pids, pid_next, grams, composite,
-    regime, trigger_next, schedule_next, sig, variant, basis, gram, trigger, schedule, reverse,
-    scale_p, cap_p, tilt, vol_target, max_lev, cash_buffer, lag, metrics, out_returns,
+    close, close_t, charges, cash_index, cash_returns, init_cash, bases, pids, pid_next, grams,
+    composite, regime, trigger_next, schedule_next, sig, variant, basis, gram, trigger, schedule,
+    reverse, scale_p, cap_p, tilt, vol_target, max_lev, cash_buffer, lag, metrics, out_returns,
 ):
     """Simulate every combination (one per entry of ``sig``, in parallel): its row of
     ``metrics`` and ``out_returns`` is written in place. Per-combination arguments (``sig``
     to ``lag``) are arrays of one entry per combination; the others are shared."""
     for c in prange(sig.shape[0]):
         _simulate_one(
-            c, close, close_t, charges, cash_index, init_cash, bases, pids, pid_next, grams,
-            composite, regime, trigger_next, schedule_next, sig, variant, basis, gram, trigger,
-            schedule, reverse, scale_p, cap_p, tilt, vol_target, max_lev, cash_buffer, lag,
-            metrics, out_returns,
+            c, close, close_t, charges, cash_index, cash_returns, init_cash, bases, pids,
+            pid_next, grams, composite, regime, trigger_next, schedule_next, sig, variant, basis,
+            gram, trigger, schedule, reverse, scale_p, cap_p, tilt, vol_target, max_lev,
+            cash_buffer, lag, metrics, out_returns,
         )
