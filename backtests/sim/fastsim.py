@@ -62,7 +62,7 @@ from strategies.variants import rolling_beta
 KERNEL_VERSION = "4"  # 4: Sharpe on returns in excess of the cash rate
 # The rebalance rules decided by the calendar alone: rows of the schedule table, in this order,
 # before one row per signal for the regime rule.
-CALENDAR_RULES = tuple(rule for rule in Rebalance if rule is not Rebalance.REGIME)
+_CALENDAR_RULES = tuple(rule for rule in Rebalance if rule is not Rebalance.REGIME)
 
 
 # --------------------------------------------------------------------------------------------
@@ -173,9 +173,9 @@ class FastSim:
         index = self.market.index
         zero = pd.DataFrame(0.0, index=index, columns=["_"])
         nothing = pd.Series(np.nan, index=index)
-        self._calendar_next = np.stack([  # the first rows of the schedules: CALENDAR_RULES
+        self._calendar_next = np.stack([  # the first rows of the schedules: _CALENDAR_RULES
             _next_day(rebalance_days(zero, nothing, rule.name.lower()).to_numpy(dtype=bool))
-            for rule in CALENDAR_RULES
+            for rule in _CALENDAR_RULES
         ])
         self._signal_keys: dict[Any, int] = {}
         self._composite: list[np.ndarray] = []
@@ -246,7 +246,7 @@ class FastSim:
                                                  hedge, lookback)
         return self._beta_cache[key]
 
-    def basis(self, config: StrategyConfig) -> int:
+    def _basis_id(self, config: StrategyConfig) -> int:
         """Index of the first basis matrix of ``config`` (1 matrix, or 3 for the tilt).
 
         The formulas are those of ``strategies.variants`` at exposure 1, operation for
@@ -293,7 +293,7 @@ class FastSim:
         self._basis_by_id[id(config)] = (config, self._basis_keys[key])
         return self._basis_keys[key]
 
-    def gram(self, config: StrategyConfig, basis: int) -> int:
+    def _gram_id(self, config: StrategyConfig, basis: int) -> int:
         """Index of the rolling Gram matrices for volatility targeting (-1 without a target)."""
         if config.vol_target is None:
             return -1
@@ -320,11 +320,11 @@ class FastSim:
         cached = self._params_by_id.get(id(config))
         if cached is not None and cached[0] is config:
             return cached[1]
-        basis = self.basis(config)
+        basis = self._basis_id(config)
         buffer = getattr(config, "cash_buffer", None)  # the long-side cap, where it exists
         tilt = [x for name in REGIMES for x in config.tilt.get(name, (0.0,) * MAX_BASES)]
         row = (
-            Variant[config.variant.upper()], basis, self.gram(config, basis),
+            Variant[config.variant.upper()], basis, self._gram_id(config, basis),
             Rebalance[config.rebalance.upper()], config.when_abundant == "reverse",
             config.signal_scale, config.signal_cap,
             np.nan if config.vol_target is None else config.vol_target, config.max_leverage,
@@ -411,8 +411,8 @@ class FastSim:
         for i in np.flatnonzero(ints[:, 0] == Variant.SIGNAL_LONG_SHORT):
             trigger[i] = len(self._code_next) + self._mask(sig[i], rows[i, 5], reverse[i])
         row_of_rule = np.full(len(Rebalance), -1, dtype=np.int64)
-        row_of_rule[list(CALENDAR_RULES)] = np.arange(len(CALENDAR_RULES))
-        schedule = np.where(ints[:, 3] == Rebalance.REGIME, len(CALENDAR_RULES) + sig,
+        row_of_rule[list(_CALENDAR_RULES)] = np.arange(len(_CALENDAR_RULES))
+        schedule = np.where(ints[:, 3] == Rebalance.REGIME, len(_CALENDAR_RULES) + sig,
                             row_of_rule[ints[:, 3]])
         m = self.market
         args = (
