@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from backtests.run.config import RunConfig
     from backtests.run.pipeline import PipelineResult, run_pipeline, simulate
     from backtests.run.prepare import PreparedRun, prepare_run
+    from backtests.sim.accrual import daily_rates
     from backtests.sim.benchmarks import BENCHMARKS, benchmark_returns, buy_and_hold
     from backtests.sim.config import BacktestConfig, CostConfig
     from backtests.sim.engine import BacktestResult, run_backtest
@@ -37,6 +38,7 @@ __all__ = [
     "benchmark_returns",
     "buy_and_hold",
     "compare_configs",
+    "daily_rates",
     "performance",
     "prepare_run",
     "run_backtest",
@@ -53,6 +55,7 @@ _EXPORTS = {
     "run_pipeline": "backtests.run.pipeline",
     "simulate": "backtests.run.pipeline",
     "compare_configs": "backtests.run.compare",
+    "daily_rates": "backtests.sim.accrual",
     "BacktestResult": "backtests.sim.engine",
     "run_backtest": "backtests.sim.engine",
     "BENCHMARKS": "backtests.sim.benchmarks",
