@@ -20,8 +20,8 @@ import pandas as pd
 from backtests.run.config import RunConfig
 from backtests.run.pipeline import PipelineResult, run_pipeline
 from backtests.sim.accrual import daily_rates
+from backtests.sim.fastsim import series_metrics
 from backtests.stats import performance
-from drain_core.conventions import PERIODS_PER_YEAR
 from drain_core.errors import DrainError
 from drain_data import Dataset, load_dataset
 
@@ -32,22 +32,15 @@ STATISTICS = ("total_return", "cagr", "volatility", "sharpe", "sortino", "max_dr
 def portfolio_statistics(returns: pd.Series, cash_returns: pd.Series,
                          turnover: pd.Series | None = None,
                          weights: pd.DataFrame | None = None) -> dict[str, float]:
-    """``STATISTICS`` of one portfolio's daily returns (Sharpe and Sortino on the returns in
-    excess of ``cash_returns``; turnover a year and mean gross exposure when given)."""
-    r = returns.fillna(0.0).to_numpy(dtype=np.float64)
-    excess = performance.excess(returns.fillna(0.0), cash_returns).to_numpy(dtype=np.float64)
-    return {
-        "total_return": float(performance.total_return(r)),
-        "cagr": float(performance.cagr(r)),
-        "volatility": float(performance.volatility(r)),
-        "sharpe": float(performance.sharpe(excess)),
-        "sortino": float(performance.sortino(excess)),
-        "max_drawdown": float(performance.max_drawdown(r)),
-        "turnover": (float(turnover.mean() * PERIODS_PER_YEAR)
-                     if turnover is not None else np.nan),
-        "gross_exposure": (float(weights.abs().sum(axis=1).mean())
-                           if weights is not None else np.nan),
-    }
+    """``STATISTICS`` of one portfolio's daily returns: the sweep's metrics (``series_metrics``,
+    Sharpe on the returns in excess of ``cash_returns``), the Sortino ratio on the same excess
+    returns, and the mean gross exposure when ``weights`` are given."""
+    returns = returns.fillna(0.0)
+    stats = series_metrics(returns, turnover, cash_returns)
+    stats["sortino"] = float(performance.sortino(performance.excess(returns, cash_returns)))
+    stats["gross_exposure"] = (float(weights.abs().sum(axis=1).mean())
+                               if weights is not None else np.nan)
+    return {name: stats[name] for name in STATISTICS}
 
 
 def _cash_returns(run: PipelineResult, dataset: Dataset) -> pd.Series:
