@@ -11,7 +11,8 @@ here without an edit (and the kernel refuses to compile if a member it names has
   has a regime.
 - ``Metric``: the columns of the kernel's metrics, ``METRICS`` in order.
 
-The rest name the rows of the kernel's small work arrays (vectorbt ``portfolio/enums.py`` style).
+The rest name the rows of the kernel's small work arrays and the columns of the parameter rows
+``fastsim`` builds (vectorbt ``portfolio/enums.py`` style).
 """
 
 from __future__ import annotations
@@ -64,3 +65,20 @@ class Amount(IntEnum):
     KEY = 2
     POSITION = 3
 
+
+class Param(IntEnum):
+    """Columns of the parameter row ``fastsim`` builds for each strategy config: codes
+    (variant, basis, Gram matrix, rebalance rule), then numbers; the tilt's shares, regime by
+    regime and basis by basis, fill the columns from ``TILT`` on."""
+
+    VARIANT = 0
+    BASIS = 1
+    GRAM = 2
+    RULE = 3
+    REVERSE = 4
+    SCALE = 5
+    CAP = 6
+    VOL_TARGET = 7
+    MAX_LEVERAGE = 8
+    CASH_BUFFER = 9
+    TILT = 10

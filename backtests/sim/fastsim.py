@@ -50,7 +50,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from backtests.sim.accrual import accrual_index, borrow_index, daily_rates
 from backtests.sim.config import BacktestConfig
-from backtests.sim.enums import METRICS, Charge, Rebalance, Regime, Variant
+from backtests.sim.enums import METRICS, Charge, Param, Rebalance, Regime, Variant
 from backtests.sim.kernel import MAX_BASES, simulate_many
 from backtests.stats import performance
 from drain_core.conventions import PERIODS_PER_YEAR, REGIMES
@@ -323,14 +323,19 @@ class FastSim:
         basis = self._basis_id(config)
         buffer = getattr(config, "cash_buffer", None)  # the long-side cap, where it exists
         tilt = [x for name in REGIMES for x in config.tilt.get(name, (0.0,) * MAX_BASES)]
-        row = (
-            Variant[config.variant.upper()], basis, self._gram_id(config, basis),
-            Rebalance[config.rebalance.upper()], config.when_abundant == "reverse",
-            config.signal_scale, config.signal_cap,
-            np.nan if config.vol_target is None else config.vol_target, config.max_leverage,
-            np.nan if buffer is None else buffer,
-            *tilt,
-        )
+        values = {
+            Param.VARIANT: Variant[config.variant.upper()],
+            Param.BASIS: basis,
+            Param.GRAM: self._gram_id(config, basis),
+            Param.RULE: Rebalance[config.rebalance.upper()],
+            Param.REVERSE: config.when_abundant == "reverse",
+            Param.SCALE: config.signal_scale,
+            Param.CAP: config.signal_cap,
+            Param.VOL_TARGET: np.nan if config.vol_target is None else config.vol_target,
+            Param.MAX_LEVERAGE: config.max_leverage,
+            Param.CASH_BUFFER: np.nan if buffer is None else buffer,
+        }
+        row = (*(values[p] for p in Param if p is not Param.TILT), *tilt)
         self._params_by_id[id(config)] = (config, row)
         return row
 
@@ -404,25 +409,28 @@ class FastSim:
         if n == 0:
             return lambda: (metrics, returns)
         rows = np.array([self._params(c) for c in strategies], dtype=np.float64)
-        ints = rows[:, :4].astype(np.int64)
+        variant = rows[:, Param.VARIANT].astype(np.int64)
+        rule = rows[:, Param.RULE].astype(np.int64)
         sig = np.asarray(signal_ids, dtype=np.int64)
-        reverse = rows[:, 4] != 0.0
+        reverse = rows[:, Param.REVERSE] != 0.0
         trigger = sig.copy()  # the regime changes of the signal, or the signal variant's mask
-        for i in np.flatnonzero(ints[:, 0] == Variant.SIGNAL_LONG_SHORT):
-            trigger[i] = len(self._code_next) + self._mask(sig[i], rows[i, 5], reverse[i])
+        for i in np.flatnonzero(variant == Variant.SIGNAL_LONG_SHORT):
+            trigger[i] = len(self._code_next) + self._mask(sig[i], rows[i, Param.SCALE],
+                                                           reverse[i])
         row_of_rule = np.full(len(Rebalance), -1, dtype=np.int64)
         row_of_rule[list(_CALENDAR_RULES)] = np.arange(len(_CALENDAR_RULES))
-        schedule = np.where(ints[:, 3] == Rebalance.REGIME, len(_CALENDAR_RULES) + sig,
-                            row_of_rule[ints[:, 3]])
+        schedule = np.where(rule == Rebalance.REGIME, len(_CALENDAR_RULES) + sig,
+                            row_of_rule[rule])
+        tilt = rows[:, Param.TILT:Param.TILT + len(REGIMES) * MAX_BASES]
         m = self.market
         args = (
             m.close, m.close_t, m.charges, m.cash, m.cash_returns, m.init_cash, *self._stacked(),
-            sig,
-            ints[:, 0].copy(), ints[:, 1].copy(), ints[:, 2].copy(), trigger, schedule,
-            reverse, rows[:, 5].copy(), rows[:, 6].copy(),
-            np.ascontiguousarray(rows[:, 10:19].reshape(n, len(REGIMES), MAX_BASES)),
-            rows[:, 7].copy(), rows[:, 8].copy(), rows[:, 9].copy(),
-            np.asarray(lags, dtype=np.int64), metrics, returns,
+            sig, variant, rows[:, Param.BASIS].astype(np.int64),
+            rows[:, Param.GRAM].astype(np.int64), trigger, schedule, reverse,
+            rows[:, Param.SCALE].copy(), rows[:, Param.CAP].copy(),
+            np.ascontiguousarray(tilt.reshape(n, len(REGIMES), MAX_BASES)),
+            rows[:, Param.VOL_TARGET].copy(), rows[:, Param.MAX_LEVERAGE].copy(),
+            rows[:, Param.CASH_BUFFER].copy(), np.asarray(lags, dtype=np.int64), metrics, returns,
         )
         return lambda: _launch(args)
 
