@@ -139,6 +139,7 @@ def run_naive(n: int, seed: int, n_fast: int) -> dict:
     import pandas as pd
     import vectorbt as vbt
 
+    from backtests.sim.accrual import daily_rates
     from backtests.sim.config import BacktestConfig
     from backtests.sim.engine import run_backtest  # noqa: F401  (sets vectorbt's year_freq)
     from backtests.sim.fastsim import METRICS, FastSim, series_metrics
@@ -184,9 +185,10 @@ def run_naive(n: int, seed: int, n_fast: int) -> dict:
     ids = np.array([sim.add_signal(c.signal, signals[c.signal].composite,
                                    signals[c.signal].regime) for c in combos])
     fast, _ = sim.run(ids, [c.strategy for c in combos], np.array([c.lag for c in combos]))
+    cash_returns = daily_rates(prices[backtest.cash_rate_ticker], prices.index)
     diff = 0.0
     for k in range(len(combos)):
-        ref = series_metrics(returns.iloc[:, k])
+        ref = series_metrics(returns.iloc[:, k], cash_returns=cash_returns)
         for j, metric in enumerate(METRICS[:3]):  # total return, CAGR, Sharpe
             diff = max(diff, abs(fast[k, j] - ref[metric]))
     return {

@@ -165,3 +165,47 @@ def test_unlisted_and_ended_members_get_no_weight(default_run):
     assert (w.loc["2026-01-02":, "BTC-USD"] == 0).all()  # crypto data ends 2025-12-30
     legs = w.abs().sum(axis=1)
     assert legs.max() <= 1.0 + 1e-12  # 50/50 book: gross at most 1 at decision time
+
+
+def _etf_prices() -> tuple[pd.DataFrame, pd.Series]:
+    index = nyse_sessions("2024-01-02", "2024-04-30")
+    steps = np.random.default_rng(3).normal(0.0, 0.01, (len(index), 2))
+    prices = pd.DataFrame(100.0 * np.cumprod(1.0 + steps, axis=0), index=index,
+                          columns=["SPY", "IEF"])
+    return prices, pd.Series(5.0, index=index)
+
+
+def test_buy_and_hold_is_the_price_after_its_one_costly_fill():
+    """Bought at close 1 (lag 1), all cash spent on SPY and its costs: from then on each daily
+    return is SPY's own; the fill day loses the fee and slippage paid (2 bp + 1 bp on ETFs)."""
+    from backtests.sim.benchmarks import buy_and_hold
+
+    prices, cash_yield = _etf_prices()
+    config = BacktestConfig(costs=CostConfig(fee_bps={**FEE, "etf": 2.0},
+                                             slippage_bps={**SLIP, "etf": 1.0}))
+    returns = buy_and_hold(prices, cash_yield, config)
+    assert returns.name == "SPY" and returns.index.equals(prices.index)
+    spy = prices["SPY"].pct_change().to_numpy()
+    np.testing.assert_allclose(returns.to_numpy()[2:], spy[2:], rtol=0, atol=1e-12)
+    assert returns.iloc[0] == 0.0  # decided at close 0, nothing held yet
+    # close 1: a day of interest on the cash, then (1 + fee)(1 + slip) per dollar of SPY bought
+    interest = 0.05 * (prices.index[1] - prices.index[0]).days / 360
+    assert returns.iloc[1] == pytest.approx((1 + interest) / (1.0002 * 1.0001) - 1, abs=1e-12)
+
+
+def test_benchmark_registry_runs_every_benchmark_through_the_engine():
+    """SPY and 60/40 are monthly-rebalanced mixes; a new benchmark is any object with a name
+    and orders, here a buy-and-hold of IEF (which must equal ``buy_and_hold``)."""
+    from backtests.sim.benchmarks import BENCHMARKS, BuyAndHold, benchmark_returns, buy_and_hold
+
+    prices, cash_yield = _etf_prices()
+    config = BacktestConfig()
+    table = benchmark_returns(prices, cash_yield, config)
+    assert list(table.columns) == [b.name for b in BENCHMARKS] == ["SPY", "60/40"]
+    mix = dict(BENCHMARKS[1].mix)
+    orders = BENCHMARKS[1].orders(prices.index).dropna()
+    month_ends = prices.index.to_series().groupby(prices.index.to_period("M")).max()
+    assert list(orders.index) == [prices.index[0], *month_ends]  # first session + month ends
+    assert (orders == pd.Series(mix)).all().all()
+    ief = benchmark_returns(prices, cash_yield, config, [BuyAndHold("IEF")])["IEF"]
+    pd.testing.assert_series_equal(ief, buy_and_hold(prices, cash_yield, config, "IEF"))

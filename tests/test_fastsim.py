@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtests.sim.accrual import cash_index
+from backtests.sim.accrual import cash_index, daily_rates
 from backtests.sim.config import BacktestConfig
 from backtests.sim.engine import run_backtest
 from backtests.sim.fastsim import METRICS, FastSim, series_metrics
@@ -37,17 +37,23 @@ def market():
     return dataset, window, signals
 
 
+def _cash(window) -> pd.Series:
+    """The cash return the engine credits each session: what the kernel's Sharpe subtracts."""
+    return daily_rates(window["IRX"], window.index)
+
+
 def _vectorbt(window, signal, strategy: StrategyConfig, lag: int):
     targets = build_targets(window, signal.composite, signal.regime, strategy)
     return run_backtest(targets.orders, window, window["IRX"], BacktestConfig(lag=lag))
 
 
 def _assert_fast_matches_vectorbt(window, signals, combos) -> None:
-    """Total return and Sharpe of each (signal name, strategy, lag) agree to ``TOL``."""
+    """Total return and (excess-return) Sharpe of each (signal name, strategy, lag) agree to
+    ``TOL``."""
     metrics, _ = _fast(window, signals, combos)
     for k, (name, strategy, lag) in enumerate(combos):
         result = _vectorbt(window, signals[name], strategy, lag)
-        ref = series_metrics(result.returns, result.turnover)
+        ref = series_metrics(result.returns, result.turnover, _cash(window))
         assert abs(metrics[k, 0] - ref["total_return"]) < TOL, strategy
         assert abs(metrics[k, 2] - ref["sharpe"]) < TOL, strategy
 
@@ -76,7 +82,7 @@ def test_sampled_grid_combinations_match_vectorbt(market, grid):
     for k, combo in enumerate(selection.combos):
         signal = compute_signal(dataset, combo.signal)
         result = _vectorbt(window, signal, combo.strategy, combo.lag)
-        ref = series_metrics(result.returns, result.turnover)
+        ref = series_metrics(result.returns, result.turnover, _cash(window))
         row = sweep.table.iloc[k]
         assert abs(row["total_return"] - ref["total_return"]) < TOL, combo.params
         assert abs(row["sharpe"] - ref["sharpe"]) < TOL, combo.params
@@ -133,7 +139,7 @@ def test_partial_fills_when_cash_runs_short_match_vectorbt(market):
     cash = result.portfolio.cash()
     assert (cash.to_numpy() < 1e-6).any()  # vectorbt ran out of cash: partial fills happened
     metrics, returns = _fast(window, signals, [("loose", strategy, 1)])
-    ref = series_metrics(result.returns, result.turnover)
+    ref = series_metrics(result.returns, result.turnover, _cash(window))
     assert abs(metrics[0, 0] - ref["total_return"]) < TOL
     assert abs(metrics[0, 2] - ref["sharpe"]) < TOL
 
@@ -165,6 +171,28 @@ def test_series_metrics_by_hand():
     assert out["sharpe"] == pytest.approx(returns.mean() / returns.std() * math.sqrt(252))
     assert out["max_drawdown"] == pytest.approx(wealth[1] / wealth[0] - 1)
     assert out["cagr"] == pytest.approx(wealth[-1] ** (252 / 4) - 1)
+    cash = pd.Series([0.0, 0.001, 0.001, 0.002])
+    excess = returns - cash
+    with_cash = series_metrics(returns, cash_returns=cash)
+    assert with_cash["sharpe"] == pytest.approx(excess.mean() / excess.std() * math.sqrt(252))
+    assert with_cash["total_return"] == out["total_return"]  # total return stays total
+
+
+def test_kernel_sharpe_is_on_returns_in_excess_of_the_cash_it_earned(market):
+    """The default strategy is flat (in T-bills) much of the time: its Sharpe on excess returns
+    is the one vectorbt's returns give once the engine's cash return is subtracted, and well
+    below the Sharpe of its total returns; total return and CAGR stay total."""
+    _, window, signals = market
+    strategy = StrategyConfig()
+    metrics, _ = _fast(window, signals, [("default", strategy, 1)])
+    returns = _vectorbt(window, signals["default"], strategy, 1).returns
+    excess = returns - _cash(window)
+    by_hand = excess.mean() / excess.std(ddof=1) * math.sqrt(252)
+    total = returns.mean() / returns.std(ddof=1) * math.sqrt(252)
+    assert metrics[0, METRICS.index("sharpe")] == pytest.approx(by_hand, abs=TOL)
+    assert total - by_hand > 0.05  # the bill rate was being counted as performance
+    wealth = float(np.prod(1.0 + returns.to_numpy()))
+    assert metrics[0, METRICS.index("total_return")] == pytest.approx(wealth - 1.0, abs=TOL)
 
 
 def test_returns_up_to_t_do_not_change_when_later_data_is_cut(market):
@@ -185,3 +213,27 @@ def test_returns_up_to_t_do_not_change_when_later_data_is_cut(market):
     _, short = _fast(short_window, short_signals, combos)
     assert short.shape[1] == len(short_window) < full.shape[1]
     np.testing.assert_array_equal(short, full[:, :len(short_window)])
+
+
+def test_kernel_module_is_numba_functions_on_arrays():
+    """The mechanical boundary: the kernel module holds numba functions and numbers only (no
+    pandas, no Python-level functions), and its codes come from the other stages' names."""
+    from types import FunctionType, ModuleType
+
+    from numba.core.registry import CPUDispatcher
+
+    from backtests.sim import kernel
+    from backtests.sim.enums import Rebalance, Regime, Variant
+    from drain_core.conventions import REGIMES
+    from strategies.config import REBALANCES, VARIANTS
+
+    public = {name: value for name, value in vars(kernel).items() if not name.startswith("__")}
+    modules = {v.__name__ for v in public.values() if isinstance(v, ModuleType)}
+    assert not any(name.startswith("pandas") for name in modules), modules
+    assert not [n for n, v in public.items()
+                if isinstance(v, FunctionType) and v.__module__ == kernel.__name__]
+    assert {n for n, v in public.items() if isinstance(v, CPUDispatcher)} >= {"simulate_many"}
+    assert [v.name.lower() for v in Variant] == list(VARIANTS)
+    assert [v.name.lower() for v in Rebalance] == list(REBALANCES)
+    assert [r.name.lower() for r in Regime if r is not Regime.NONE] == list(REGIMES)
+    assert [int(r) for r in Regime] == [-1, *range(len(REGIMES))]

@@ -11,6 +11,7 @@ import pytest
 from drain_data.store import Dataset
 from tests.test_thesis_data import SPEC, Plant, synthetic_dataset, synthetic_signal
 from thesis import (
+    CLAIMS,
     ThesisConfig,
     against_capex_surges,
     build_inputs,
@@ -157,7 +158,7 @@ def test_no_bond_deals_makes_claim_one_insufficient():
     dataset, signal = synthetic_dataset()
     empty = Dataset(prices=dataset.prices, macro=dataset.macro, capex=dataset.capex,
                     issuance=dataset.issuance.iloc[:0])
-    run = run_claims(build_inputs(empty, signal=signal, config=FAST), (capex_stimulus,))
+    run = run_claims(build_inputs(empty, signal=signal, config=FAST), (CLAIMS["capex_stimulus"],))
     claim = run.claims[0]
     assert claim.verdict == INSUFFICIENT and "bond deals" in claim.reason
 

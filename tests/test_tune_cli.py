@@ -8,6 +8,7 @@ import math
 import pandas as pd
 import pytest
 
+from backtests.sim.accrual import daily_rates
 from backtests.sim.config import BacktestConfig
 from backtests.sim.engine import run_backtest
 from backtests.sim.fastsim import series_metrics
@@ -117,7 +118,7 @@ def test_tune_writes_the_run_and_best_toml_reproduces_it(tmp_path, capsys):
     result = compute_signal(dataset, signal)
     targets = build_targets(window, result.composite, result.regime, strategy)
     again = run_backtest(targets.orders, window, window["IRX"], backtest)
-    metrics = series_metrics(again.returns)
+    metrics = series_metrics(again.returns, cash_returns=daily_rates(window["IRX"], window.index))
     row = results.iloc[summary["best_index"]]
     assert row["sharpe"] == results["sharpe"].max()
     assert abs(metrics["total_return"] - row["total_return"]) < 1e-6

@@ -15,6 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from thesis.charts import PALETTE, styled
+from thesis.claims import FunctionClaim, register
 from thesis.inputs import HYPERSCALERS, MARKET, ThesisInputs
 from thesis.result import ClaimResult, InsufficientData, subtest
 
@@ -24,6 +25,7 @@ CLAIM = ("Firms that sharply raise capex later underperform: a hyperscaler's sto
          "over the quarter after a top-quartile acceleration of its capex growth, relative to "
          "its other quarters. (A positive gap is evidence that the market rewards the capex.)")
 COUNTER = True
+register(FunctionClaim(KEY, TITLE, CLAIM, COUNTER, lambda inputs: run(inputs)))
 
 
 def capex_accelerations(capex: pd.DataFrame) -> pd.DataFrame:

@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 
 from backtests.stats.econometrics import forward_return, nw_mean
 from thesis.charts import PALETTE, styled
+from thesis.claims import FunctionClaim, register
 from thesis.inputs import FUNDING_COMPONENTS, MARKET, SPREAD, ThesisInputs
 from thesis.result import ClaimResult, InsufficientData, missing_subtest, subtest
 
@@ -20,6 +21,7 @@ TITLE = "C2. Does the safe cash-flow leg suffer when funding tightens?"
 CLAIM = ("The cash-flow basket holds up when funding is tightest: in the worst decile of "
          "funding stress its forward return is positive, and at least that of SPY.")
 COUNTER = True
+register(FunctionClaim(KEY, TITLE, CLAIM, COUNTER, lambda inputs: run(inputs)))
 
 
 def funding_stress(inputs: ThesisInputs) -> pd.Series:

@@ -15,6 +15,7 @@ from scipy.stats import binomtest
 from backtests.stats.econometrics import bootstrap_mean, compound
 from drain_core.conventions import DRAIN_REGIMES
 from thesis.charts import PALETTE, styled
+from thesis.claims import FunctionClaim, register
 from thesis.inputs import MARKET, SPREAD, ThesisInputs
 from thesis.result import ClaimResult, InsufficientData, subtest
 
@@ -23,6 +24,7 @@ TITLE = "C1. Where the thesis failed: drain spells in which the spread lost"
 CLAIM = ("Spell after spell, the long/short spread (cash-flow minus speculative) makes money "
          "while the signal says 'drain'; every spell in which it lost is listed.")
 COUNTER = True
+register(FunctionClaim(KEY, TITLE, CLAIM, COUNTER, lambda inputs: run(inputs)))
 
 
 def drain_spells(regime: pd.Series, returns: pd.DataFrame) -> pd.DataFrame:

@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 
 from backtests.stats.econometrics import EventStudy, event_study
 from thesis.charts import PALETTE, styled
+from thesis.claims import FunctionClaim, register
 from thesis.inputs import MARKET, ThesisInputs
 from thesis.result import (
     ClaimResult,
@@ -29,6 +30,7 @@ CLAIM = ("Hyperscalers finance AI capex with bonds; while idle money exists (the
          "Fed's ON RRP is not depleted) each deal works like stimulus: after it, SPY rises and "
          "the speculative basket beats the market.")
 COUNTER = False
+register(FunctionClaim(KEY, TITLE, CLAIM, COUNTER, lambda inputs: run(inputs)))
 BTC = "BTC-USD"
 
 

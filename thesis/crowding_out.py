@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 from backtests.stats.econometrics import SlopeChange, forward_sum, slope_change
 from drain_core.errors import DrainError
 from thesis.charts import PALETTE, styled
+from thesis.claims import FunctionClaim, register
 from thesis.inputs import SPREAD, ThesisInputs
 from thesis.result import ClaimResult, InsufficientData, missing_subtest, subtest
 
@@ -25,6 +26,7 @@ CLAIM = ("Capex and issuance pressure is harmless or helpful for speculative ass
          "ON RRP buffer lasts and hurts them once it is depleted: the slope of the forward "
          "long/short spread (cash-flow minus speculative) on pressure turns up after depletion.")
 COUNTER = False
+register(FunctionClaim(KEY, TITLE, CLAIM, COUNTER, lambda inputs: run(inputs)))
 PRESSURE = ("capex_yoy", "capex_accel", "issuance")
 RRP = "RRPONTSYD"
 

@@ -22,6 +22,7 @@ from backtests.stats.econometrics import (
 )
 from thesis.betas import drain_betas
 from thesis.charts import PALETTE, styled
+from thesis.claims import FunctionClaim, register
 from thesis.inputs import CRYPTO_GAUGES, MARKET, ThesisInputs
 from thesis.result import ClaimResult, InsufficientData, missing_subtest, subtest
 
@@ -31,6 +32,7 @@ CLAIM = ("Crypto reacts most to the drain: since 2020 BTC falls when the composi
          "than SPY does, and its relation to equities broke around 2020 (near zero before, "
          "positive after).")
 COUNTER = False
+register(FunctionClaim(KEY, TITLE, CLAIM, COUNTER, lambda inputs: run(inputs)))
 BTC = "BTC-USD"
 
 

@@ -14,6 +14,7 @@ from backtests.stats.econometrics import conditional_means
 from drain_core.conventions import REGIMES
 from thesis.betas import drain_betas
 from thesis.charts import PALETTE, bars_with_ci, styled
+from thesis.claims import FunctionClaim, register
 from thesis.inputs import MARKET, SPREAD, ThesisInputs
 from thesis.result import ClaimResult, InsufficientData, missing_subtest, subtest
 
@@ -23,6 +24,7 @@ CLAIM = ("In drain regimes the speculative basket does worst and the cash-flow b
          "the long/short spread (cash-flow minus speculative) earns money in drain regimes, more "
          "than in abundant ones, and rises with the drain composite.")
 COUNTER = False
+register(FunctionClaim(KEY, TITLE, CLAIM, COUNTER, lambda inputs: run(inputs)))
 GROUPS = {"abundant": ("abundant",), "draining": ("draining",), "scarce": ("scarce",),
           "drain": ("draining", "scarce")}
 CONTRAST = "drain - abundant"

@@ -19,6 +19,7 @@ from backtests.stats.econometrics import group_difference, regime_means
 from drain_core.conventions import DRAIN_REGIMES, REGIMES
 from drain_core.errors import DrainError
 from thesis.charts import REGIME_COLOURS, panels, styled
+from thesis.claims import FunctionClaim, register
 from thesis.inputs import ThesisInputs
 from thesis.result import ClaimResult, InsufficientData, missing_subtest, subtest
 
@@ -28,6 +29,7 @@ CLAIM = ("In drain regimes funding gets dearer: over the next month SOFR - IORB,
          "10-year Treasury yields rise, and high-yield credit (HYG) lags Treasuries (IEF), more "
          "than in abundant regimes.")
 COUNTER = False
+register(FunctionClaim(KEY, TITLE, CLAIM, COUNTER, lambda inputs: run(inputs)))
 
 
 def outcomes(inputs: ThesisInputs) -> dict[str, tuple[pd.Series | None, str, int, str]]:

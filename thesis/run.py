@@ -3,35 +3,31 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from types import ModuleType
 from typing import Any
 
-from thesis import (
-    against_capex_surges,
-    against_safe_leg,
-    against_spells,
-    capex_stimulus,
-    crowding_out,
-    crypto_gauge,
-    duration,
-    funding_costs,
-)
+from thesis.claims import CLAIMS, Claim
 from thesis.config import ThesisConfig
 from thesis.inputs import SignalView, ThesisInputs, build_inputs
 from thesis.result import ClaimResult, InsufficientData, insufficient
 
-CLAIM_MODULES: tuple[ModuleType, ...] = (
-    capex_stimulus,
-    crowding_out,
-    funding_costs,
-    duration,
-    crypto_gauge,
-    against_spells,
-    against_safe_leg,
-    against_capex_surges,
+# The claim modules, in the report's order: each registers its claim in ``thesis.claims.CLAIMS``
+# when imported (here, first of all).
+CLAIM_MODULES = (
+    "thesis.capex_stimulus",
+    "thesis.crowding_out",
+    "thesis.funding_costs",
+    "thesis.duration",
+    "thesis.crypto_gauge",
+    "thesis.against_spells",
+    "thesis.against_safe_leg",
+    "thesis.against_capex_surges",
 )
+for _module in CLAIM_MODULES:
+    importlib.import_module(_module)
 MIN_WINDOW = 2
 
 
@@ -68,25 +64,25 @@ class ThesisRun:
         }
 
 
-def run_claims(inputs: ThesisInputs,
-               modules: tuple[ModuleType, ...] = CLAIM_MODULES) -> ThesisRun:
-    """Run each claim module; ``InsufficientData`` marks that section with its reason."""
-    claims, seconds = [], {}
-    for module in modules:
+def run_claims(inputs: ThesisInputs, claims: Iterable[Claim] | None = None) -> ThesisRun:
+    """Run each claim (every registered one by default); ``InsufficientData`` marks that
+    section with its reason."""
+    results, seconds = [], {}
+    for claim in CLAIMS.values() if claims is None else claims:
         started = time.perf_counter()
         if len(inputs.window) < MIN_WINDOW:
-            result = insufficient(module.KEY, module.TITLE, module.CLAIM,
+            result = insufficient(claim.key, claim.title, claim.statement,
                                   f"the window holds {len(inputs.window)} sessions",
-                                  module.COUNTER)
+                                  claim.counter)
         else:
             try:
-                result = module.run(inputs)
+                result = claim.run(inputs)
             except InsufficientData as exc:
-                result = insufficient(module.KEY, module.TITLE, module.CLAIM, str(exc),
-                                      module.COUNTER)
-        claims.append(result)
-        seconds[module.KEY] = time.perf_counter() - started
-    return ThesisRun(inputs=inputs, claims=claims, seconds=seconds)
+                result = insufficient(claim.key, claim.title, claim.statement, str(exc),
+                                      claim.counter)
+        results.append(result)
+        seconds[claim.key] = time.perf_counter() - started
+    return ThesisRun(inputs=inputs, claims=results, seconds=seconds)
 
 
 def run_thesis(dataset, *, signal_config=None, strategy=None, config: ThesisConfig | None = None,
