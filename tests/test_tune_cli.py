@@ -8,9 +8,11 @@ import math
 import pandas as pd
 import pytest
 
+from backtests.sim.accrual import daily_rates
 from backtests.sim.config import BacktestConfig
 from backtests.sim.engine import run_backtest
 from backtests.sim.fastsim import series_metrics
+from backtests.stats import performance
 from drain_cli.main import main
 from drain_core.paths import reports_root
 from drain_data import load_dataset
@@ -119,8 +121,12 @@ def test_tune_writes_the_run_and_best_toml_reproduces_it(tmp_path, capsys):
     again = run_backtest(targets.orders, window, window["IRX"], backtest)
     metrics = series_metrics(again.returns)
     row = results.iloc[summary["best_index"]]
-    assert row["sharpe"] == results["sharpe"].max()
+    assert row["excess_sharpe"] == results["excess_sharpe"].max()  # ranked by excess Sharpe
     assert abs(metrics["total_return"] - row["total_return"]) < 1e-6
-    assert abs(metrics["sharpe"] - row["sharpe"]) < 1e-6
+    cash = daily_rates(window["IRX"], window.index)
+    assert abs(performance.sharpe((again.returns - cash).to_numpy()) - row["excess_sharpe"]) \
+        < 1e-6
+    assert abs(summary["is_sharpe"] - row["excess_sharpe"]) < 1e-6
+    assert summary["cash_rate"]["ticker"] == "IRX"
     assert strategy.variant == row["strategy.variant"] and signal.gate == row["signal.gate"]
     assert signal.hysteresis == row["signal.hysteresis"]

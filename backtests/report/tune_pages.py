@@ -1,5 +1,4 @@
-"""What ``drain tune`` writes besides tables: heatmaps, the stability plot, the overfitting panel,
-the one-line verdict and ``best.toml``.
+"""The pages of a tune run: heatmaps, the stability plot and the overfitting panel.
 
 Every function takes plain frames and dicts and writes one file; nothing here runs a backtest.
 """
@@ -18,45 +17,6 @@ import pandas as pd
 
 MAX_HEATMAP_PARAMS = 5  # the most influential parameters; every pair of them gets a heatmap
 MAX_STABILITY_PARAMS = 8
-
-
-# --------------------------------------------------------------------------------------------
-# Verdict
-# --------------------------------------------------------------------------------------------
-
-
-def verdict(stats: dict[str, Any]) -> str:
-    """A one-line, plain-English reading of the overfitting statistics.
-
-    An edge counts as robust only if the stitched walk-forward Sharpe is positive with a
-    bootstrap CI above zero, the deflated Sharpe is at least 0.95, PBO is below 0.5 and SPA
-    rejects "nothing beats SPY" at 5%.
-    """
-    oos = stats["oos_sharpe"]
-    lo, hi = stats["oos_sharpe_ci"]
-    dsr, pbo, spa = stats["dsr"], stats["pbo"], stats["spa_pvalue"]
-    n = stats["n_trials"]
-    spy = stats.get("spy_sharpe")
-    versus = f" (SPY buy-and-hold {spy:.2f})" if spy is not None and spy == spy else ""
-    facts = (f"walk-forward out-of-sample Sharpe {oos:.2f} (95% CI {lo:.2f} to {hi:.2f})"
-             f"{versus}, deflated Sharpe {dsr:.2f} over {n:,} trials, PBO {pbo:.0%}, "
-             f"SPA p-value vs SPY {spa:.2f}")
-    failed = []
-    if not oos > 0:
-        failed.append("it lost out of sample")
-    elif not lo > 0:
-        failed.append("the out-of-sample CI includes zero")
-    if not dsr >= 0.95:
-        failed.append("the best in-sample Sharpe is within what luck gives over this many trials")
-    if not pbo < 0.5:
-        failed.append("the in-sample winner usually ranks below the median out of sample")
-    if not spa < 0.05:
-        failed.append("no configuration significantly beats SPY")
-    if not failed:
-        return f"Robust edge: {facts}."
-    if oos > 0 and len(failed) <= 2:
-        return f"Weak evidence: {facts}; but " + "; ".join(failed) + "."
-    return f"No reliable edge: {facts}; " + "; ".join(failed) + "."
 
 
 # --------------------------------------------------------------------------------------------
@@ -223,50 +183,3 @@ def write_overfitting_panel(stats: dict[str, Any], splits: pd.DataFrame, logits:
             f"<p>Notes: {html.escape(stats.get('notes', ''))}</p></body></html>")
     path.write_text(body)
     return path
-
-
-# --------------------------------------------------------------------------------------------
-# best.toml
-# --------------------------------------------------------------------------------------------
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value) if isinstance(value, int) or math.isfinite(value) else (
-            "nan" if value != value else ("inf" if value > 0 else "-inf"))
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, tuple | list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise TypeError(f"cannot write {type(value).__name__} to TOML")
-
-
-def _toml_key(key: str) -> str:
-    return key if key and key.replace("_", "").replace("-", "").isalnum() else json.dumps(key)
-
-
-def _toml_table(name: str, values: dict[str, Any], lines: list[str]) -> None:
-    lines.append(f"[{name}]")
-    tables = {}
-    for key, value in values.items():
-        if value is None:  # TOML has no null: absent means the default (None)
-            continue
-        if isinstance(value, dict):
-            tables[key] = value
-        else:
-            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
-    lines.append("")
-    for key, value in tables.items():
-        _toml_table(f"{name}.{_toml_key(key)}", value, lines)
-
-
-def toml_text(sections: dict[str, dict[str, Any]], header: str = "") -> str:
-    """TOML for nested dicts of scalars, lists and tables (None values left out)."""
-    lines = [f"# {line}" if line else "#" for line in header.splitlines()]
-    if lines:
-        lines.append("")
-    for name, values in sections.items():
-        _toml_table(name, values, lines)
-    return "\n".join(lines).rstrip() + "\n"
