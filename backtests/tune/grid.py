@@ -392,7 +392,10 @@ def select(
     def build_inner(i: int) -> Any:
         params = inner.combination(i)
         config = _strategy_config(strategy, _section_changes(params, "strategy"))
-        lag = int(params.get("backtest.lag", backtest.lag))
+        lag = params.get("backtest.lag", backtest.lag)
+        if isinstance(lag, bool):
+            raise DrainError(f"backtest.lag must be a whole number >= 1, got {lag!r}")
+        dataclasses.replace(backtest, lag=lag)  # BacktestConfig's own checks
         key, uses_regime = _strategy_key(config)
         return params, config, (ids.setdefault(key, len(ids)), uses_regime), lag
 
