@@ -25,6 +25,7 @@ import pandas as pd
 from backtests.report.run_folder import _git_commit, _versions
 from backtests.report.runs_index import update_index
 from backtests.report.tune_pages import (
+    cash_sentence,
     write_heatmaps,
     write_overfitting_panel,
     write_stability,
@@ -115,9 +116,11 @@ def _write_files(folder: Path, run: TuneRun, stats: dict[str, Any], argv: list[s
                                                      default=str))
     advance()
     varying = run.selection.grid.varying() or list(run.selection.grid.params)
-    write_heatmaps(table, varying, folder / "heatmaps.html", metric=SELECTION_COLUMN)
+    note = cash_sentence(stats)
+    write_heatmaps(table, varying, folder / "heatmaps.html", metric=SELECTION_COLUMN, note=note)
     advance()
-    write_stability(table, splits, varying, folder / "stability.html", metric=SELECTION_COLUMN)
+    write_stability(table, splits, varying, folder / "stability.html", metric=SELECTION_COLUMN,
+                    note=note)
     advance()
     logits = analysis.pbo.logits if analysis.pbo is not None else np.array([])
     write_overfitting_panel(stats, splits, logits, folder / "overfitting.html")
