@@ -107,7 +107,16 @@ def test_tune_writes_the_run_and_best_toml_reproduces_it(tmp_path, capsys):
     for key in ("dsr", "pbo", "oos_sharpe", "spa_pvalue"):
         assert math.isfinite(summary[key]), key
     walk = pd.read_parquet(run / "walkforward.parquet")
-    assert {"is_sharpe", "oos_sharpe", "strategy.variant"} <= set(walk.columns)
+    assert {"is_sharpe", "oos_sharpe", "strategy.variant", "label"} <= set(walk.columns)
+    page = (run / "overfitting.html").read_text()
+    for label in walk["label"]:  # each choice named by its parameters, in the splits table
+        assert f"<td>{label}</td>" in page and ("variant=" in label or "gate=" in label)
+    assert "in excess of the 13-week T-bill rate (IRX)" in page
+    assert "e-0" not in page.split("<h2>Walk-forward splits")[1].split("Notes:")[0]
+    assert (run / "best_tearsheet.html").exists()
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["kind"] == "tune" and manifest["holdout"] is None
+    assert len(manifest["chosen_config_sha256"]) == 64
 
     # best.toml through the `drain backtest` pipeline gives the sweep's numbers
     best = run / "best.toml"

@@ -129,7 +129,7 @@ class TuneConfig:
                                if f.name not in ("walkforward", "grids", "holdout_from")}
         if self.holdout_from is not None:
             out["holdout_from"] = self.holdout_from
-        out["walkforward"] = dataclasses.asdict(self.walkforward)
+        out["walkforward"] = self.walkforward.to_dict()
         for grid in self.grids:
             if grid.name == "default":
                 out["grid"] = grid.to_table()

@@ -64,6 +64,14 @@ class WalkForwardConfig:
                              f"{', '.join(sorted(names))}")
         return cls(**values)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The ``[tune.walkforward]`` table; ``from_dict(c.to_dict()) == c``."""
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> WalkForwardConfig:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
 
 @dataclass(frozen=True)
 class Split:
