@@ -15,6 +15,7 @@ are computed on returns in excess of ``cash``, the daily cash return the engine 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -60,7 +61,9 @@ class WalkForwardConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - names)
         if unknown:
-            raise DrainError(f"unknown key tune.walkforward.{unknown[0]}; known keys: "
+            close = difflib.get_close_matches(unknown[0], sorted(names), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise DrainError(f"unknown key tune.walkforward.{unknown[0]}{hint}; known keys: "
                              f"{', '.join(sorted(names))}")
         return cls(**values)
 
