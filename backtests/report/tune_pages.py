@@ -143,7 +143,8 @@ def _number(value: Any, kind: str) -> str:
 
 
 _TABLE_STYLE = ("<style>table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;"
-                "padding:4px 8px}th{background:#f3f3f3;text-align:left}td.n{text-align:right;"
+                "padding:4px 8px}th{background:#f3f3f3;text-align:left}td.d{white-space:nowrap}"
+                "td.n{text-align:right;"
                 "font-variant-numeric:tabular-nums}</style>")
 
 
@@ -169,8 +170,9 @@ def splits_table(splits: pd.DataFrame) -> str:
     for row in splits.itertuples():
         label = getattr(row, "label", f"trial {row.chosen}")
         rows.append(
-            f"<tr><td class='n'>{row.split}</td><td>{day(row.train_start)} to "
-            f"{day(row.train_end)}</td><td>{day(row.test_start)} to {day(row.test_end)}</td>"
+            f"<tr><td class='n'>{row.split}</td><td class='d'>{day(row.train_start)} to "
+            f"{day(row.train_end)}</td><td class='d'>{day(row.test_start)} to "
+            f"{day(row.test_end)}</td>"
             f"<td>{html.escape(str(label))}</td>"
             f"<td class='n'>{_number(row.is_sharpe, 'ratio')}</td>"
             f"<td class='n'>{_number(row.oos_sharpe, 'ratio')}</td>"
