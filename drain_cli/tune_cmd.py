@@ -62,9 +62,9 @@ def _unseal(args: argparse.Namespace) -> int:
     from drain_core.paths import reports_root
     from drain_data import load_dataset
 
-    folder = Path(args.unseal)
+    folder = reports_root() / args.unseal  # a run name, else a path to its folder
     if not folder.is_dir():
-        folder = reports_root() / args.unseal
+        folder = Path(args.unseal)
     record = unseal_run(folder, load_dataset())
     fig = record["figures"]
     s, spy = fig["strategy"], fig["SPY"]
