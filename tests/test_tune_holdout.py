@@ -110,6 +110,8 @@ def test_the_choice_is_recorded_before_the_look_and_unsealed_once(sealed_runs, m
     excess = holdout["strategy"] - holdout["cash"]
     assert record["figures"]["strategy"]["sharpe"] == pytest.approx(
         excess.mean() / excess.std() * np.sqrt(252), rel=1e-9)
+    page = (real / "holdout.html").read_text()
+    assert manifest["chosen_config_sha256"] in page and "in excess of" in page
     after = json.loads((real / "manifest.json").read_text())
     assert after["holdout"]["unsealed_at"] and after["chosen_config_sha256"] == \
         manifest["chosen_config_sha256"]

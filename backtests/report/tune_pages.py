@@ -249,3 +249,27 @@ def write_overfitting_panel(stats: dict[str, Any], splits: pd.DataFrame, logits:
             f"<p>Notes: {html.escape(stats.get('notes', ''))}</p></body></html>")
     path.write_text(body)
     return path
+
+
+def write_holdout_page(record: dict[str, Any], path: Path) -> Path:
+    """The one look at a sealed holdout: the chosen configuration beside SPY, and when."""
+    figures = record["figures"]
+    rows = [("Total return", "total_return", "pct"), ("CAGR", "cagr", "pct"),
+            ("Sharpe (excess of cash)", "sharpe", "ratio"),
+            ("Max drawdown", "max_drawdown", "pct")]
+    body = "".join(f"<tr><td>{label}</td>"
+                   + "".join(f"<td class='n'>{_number(figures[who][key], kind)}</td>"
+                             for who in ("strategy", "SPY"))
+                   + "</tr>" for label, key, kind in rows)
+    text = (f"<html><head><meta charset='utf-8'><title>Holdout</title>{_TABLE_STYLE}</head>"
+            f"<body style='font-family:sans-serif;max-width:900px;margin:auto'>"
+            f"<h1>Sealed holdout, unsealed once</h1>"
+            f"<p>{record['start']} to {record['end']} ({record['sessions']:,} sessions), "
+            f"unsealed {html.escape(record['unsealed_at'])}. The configuration evaluated has "
+            f"SHA-256 <code>{record['chosen_config_sha256']}</code>, recorded in the run's "
+            f"manifest when the tune finished, before this look. Signal and weights use all "
+            f"the history known at each day; trades happen only in the holdout.</p>"
+            f"<table><tr><th></th><th>chosen configuration</th><th>SPY buy-and-hold</th></tr>"
+            f"{body}</table><p>{html.escape(record['sharpe_basis'])}.</p></body></html>")
+    path.write_text(text)
+    return path

@@ -5,8 +5,8 @@ A tune run folder holds ``results.parquet`` (one row per trial), ``walkforward.p
 ``stability.html``, ``oos_tearsheet.html``, ``best_tearsheet.html``), ``best.toml`` (rerun
 with ``drain backtest --config``), ``summary.json`` (the figures), ``manifest.json`` (inputs,
 data fingerprint, versions, the chosen configuration's SHA-256) and ``sweep/`` (the resumable
-chunks). With a sealed holdout, ``unseal_run`` adds ``holdout.json`` and ``holdout.csv`` and
-records the time of the look in the manifest; a second look is refused.
+chunks). With a sealed holdout, ``unseal_run`` adds ``holdout.json``, ``holdout.csv`` and
+``holdout.html`` and records the time of the look in the manifest; a second look is refused.
 """
 
 from __future__ import annotations
@@ -27,10 +27,12 @@ from backtests.report.runs_index import update_index
 from backtests.report.tune_pages import (
     cash_sentence,
     write_heatmaps,
+    write_holdout_page,
     write_overfitting_panel,
     write_stability,
 )
 from backtests.run.config import RunConfig
+from backtests.tune.analysis import CASH_DESCRIPTION
 from backtests.tune.holdout import config_hash, evaluate_holdout
 from backtests.tune.progress import Progress
 from backtests.tune.sweep import copy_chunks
@@ -252,13 +254,15 @@ def unseal_run(run_dir: Path, dataset) -> dict[str, Any]:
         "sessions": len(result.returns),
         "chosen_config_sha256": digest,
         "data_fingerprint": dataset.fingerprint(),
-        "sharpe_basis": "excess of the 13-week T-bill rate known at the previous close",
+        "sharpe_basis": f"Sharpe ratios are of daily returns in excess of "
+                        f"{CASH_DESCRIPTION.format(ticker=chosen.backtest.cash_rate_ticker)}",
         "figures": result.figures(),
     }
     frame = pd.DataFrame({"strategy": result.returns, "SPY": result.spy_returns,
                           "cash": result.cash})
     _atomic_write(run_dir / "holdout.csv", frame.to_csv(index_label="date"))
     _atomic_write(run_dir / "holdout.json", json.dumps(_clean(record), indent=2))
+    write_holdout_page(record, run_dir / "holdout.html")
     manifest["holdout"] = _clean(record)
     _atomic_write(manifest_path, json.dumps(manifest, indent=2, default=str))
     return record

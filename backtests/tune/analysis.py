@@ -351,15 +351,15 @@ def analyse(sweep, selection: Selection, dataset, config: RunConfig, tune: TuneC
     combos = sweep.combos
     varying = selection.grid.varying()
 
-    excess_sharpes = _excess_sharpes(returns, cash)
+    excess_sharpes = _excess_sharpes(returns, cash)  # steps 1-2
     best = int(np.argmax(np.where(np.isnan(excess_sharpes), -np.inf, excess_sharpes)))
     n_splits = len(make_splits(len(sweep.index), tune.walkforward))
-    with progress.stage("walk-forward", n_splits) as advance:
+    with progress.stage("walk-forward", n_splits) as advance:  # step 3
         wf = walk_forward(returns, sweep.index, tune.walkforward, cash, on_split=advance)
     chosen = sorted(set(wf.splits["chosen"]) - {best})
     attempt = _Attempts()
     with progress.stage("statistics", 7 + len(chosen)) as advance:
-        runs = {best: rerun(dataset, window, combos[best], backtest)}
+        runs = {best: rerun(dataset, window, combos[best], backtest)}  # step 4
         advance()
         for i in chosen:
             runs[i] = rerun(dataset, window, combos[i], backtest)
@@ -373,12 +373,12 @@ def analyse(sweep, selection: Selection, dataset, config: RunConfig, tune: TuneC
         best_vbt = _metrics(best_returns, cash)
         best_fast = _metrics(returns[best], cash)
         agreement = max(abs(best_vbt[m] - best_fast[m]) for m in ("total_return", "sharpe"))
-        spy = _spy_buy_and_hold(window, backtest).rename("SPY")
+        spy = _spy_buy_and_hold(window, backtest).rename("SPY")  # step 5
         spy_excess = spy.to_numpy() - cash
         advance()
 
         finite = excess_sharpes[np.isfinite(excess_sharpes)]
-        dsr = attempt("DSR", lambda: deflated_sharpe_ratio(
+        dsr = attempt("DSR", lambda: deflated_sharpe_ratio(  # step 6
             best_returns.to_numpy() - cash, finite / math.sqrt(PERIODS_PER_YEAR),
             n_trials=selection.n_trials))
         advance()
@@ -386,10 +386,10 @@ def analyse(sweep, selection: Selection, dataset, config: RunConfig, tune: TuneC
         rng = np.random.default_rng(seed)
         pbo_cols = (np.sort(rng.choice(n, tune.pbo_max_configs, replace=False))
                     if n > tune.pbo_max_configs else np.arange(n))
-        pbo = attempt("PBO", lambda: probability_of_backtest_overfitting(
+        pbo = attempt("PBO", lambda: probability_of_backtest_overfitting(  # step 7
             returns[pbo_cols].T.astype(np.float64) - cash[:, None], n_blocks=tune.pbo_blocks))
         advance()
-        reps = tune.bootstrap_reps
+        reps = tune.bootstrap_reps  # step 8
         nan3 = (math.nan, math.nan, math.nan)
 
         def ci(label: str, series: np.ndarray, key: str) -> tuple[float, float, float]:
@@ -405,7 +405,7 @@ def analyse(sweep, selection: Selection, dataset, config: RunConfig, tune: TuneC
         order = np.argsort(np.where(np.isnan(excess_sharpes), -np.inf, -excess_sharpes),
                            kind="stable")
         spa_cols = np.sort(order[:tune.spa_max_models])
-        spa = attempt("SPA", lambda: spa_test(
+        spa = attempt("SPA", lambda: spa_test(  # step 9
             spy_excess, returns[spa_cols].T.astype(np.float64) - cash[:, None],
             reps=tune.spa_reps, seed=seed))
         advance()
@@ -460,5 +460,5 @@ def analyse(sweep, selection: Selection, dataset, config: RunConfig, tune: TuneC
         notes=tuple(notes),
         verdict="",
     )
-    return dataclasses.replace(result, verdict=verdict(result.to_dict()))
+    return dataclasses.replace(result, verdict=verdict(result.to_dict()))  # step 10
 
