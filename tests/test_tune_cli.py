@@ -55,6 +55,12 @@ def _config(tmp_path, text: str):
     ("[tune]\ncap = 10\n[tune.grid.strategy]\nvol_lookback = [10, 20, 30, 40]\n"
      "leg_size = [0.1, 0.2, 0.3]\n", "12 combinations, more than the cap of 10"),
     ("[tune.grid]\n", "no default grid"),
+    ("[tune.grid.backtest]\nlag = [1, 0]\n", "grid parameter 'backtest.lag' = 0: backtest.lag "
+                                             "must be a whole number >= 1"),
+    ("[tune.grid.signal]\nz_window = [504, 9000]\n", "grid parameter 'signal.z_window' = 9000 "
+                                                     "is too long for the data"),
+    ("[tune.grid.strategy]\nleg_size = [0.5, nan]\n", "'strategy.leg_size' = nan is not a "
+                                                      "finite number"),
 ])
 def test_bad_grids_exit_2_in_one_line_and_write_nothing(tmp_path, capsys, grid, message):
     code = main(["tune", "--config", _config(tmp_path, grid), "--name", "bad", "--start", START,

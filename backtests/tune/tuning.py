@@ -80,11 +80,11 @@ def run_tune(config: RunConfig, tune: TuneConfig, dataset, *, grid: str | None =
     if len(window) < 3:
         before = " before the holdout" if tune.holdout_from else ""
         raise DrainError(f"the date range holds {len(window)} sessions{before}; widen it")
+    check_against_data(chosen_grid, len(dataset.sessions), len(window))
     make_splits(len(window), tune.walkforward)  # too short a window fails here, early
     if len(window) < 2 * tune.pbo_blocks:
         raise DrainError(f"{len(window)} sessions are too few for PBO with {tune.pbo_blocks} "
                          f"blocks; widen the date range or lower tune.pbo_blocks")
-    check_against_data(chosen_grid, len(dataset.sessions), len(window))
     fingerprint = dataset.fingerprint()
     key = sweep_key(selection, config.backtest, window.index, fingerprint, tune.chunk_size)
     if chunk_dir is not None:
