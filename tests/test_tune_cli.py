@@ -123,6 +123,12 @@ def test_tune_writes_the_run_and_best_toml_reproduces_it(tmp_path, capsys):
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["kind"] == "tune" and manifest["holdout"] is None
     assert len(manifest["chosen_config_sha256"]) == 64
+    capsys.readouterr()
+    assert main(["tune", "--unseal", "tiny"]) == 2  # nothing was sealed: nothing to unseal
+    err = capsys.readouterr().err
+    assert "tiny has no sealed holdout" in err and err.count("\n") == 1
+    assert main(["tune", "--unseal", "nope"]) == 2
+    assert "not a tune run folder" in capsys.readouterr().err
 
     # best.toml through the `drain backtest` pipeline gives the sweep's numbers
     best = run / "best.toml"
