@@ -461,13 +461,13 @@ STRATEGY_WINDOWS = ("vol_lookback", "vol_target_lookback", "beta_lookback")
 
 
 def check_against_data(grid: Grid, n_history: int, n_window: int) -> None:
-    """Refuse, naming the grid key, a window longer than the data it reads: a signal window
-    longer than the ``n_history`` sessions of history, a strategy look-back or a lag as long as
-    the ``n_window`` sessions traded."""
+    """Refuse, naming the grid key, a window the data cannot fill: a signal window as long as
+    the ``n_history`` sessions of history, a strategy look-back or a lag as long as the
+    ``n_window`` sessions traded."""
     for param, values in zip(grid.params, grid.values, strict=True):
         section, name = param.split(".")[:2]
         if section == "signal" and name in SIGNAL_WINDOWS:
-            available, what, limit = n_history, "sessions of history", n_history
+            available, what, limit = n_history, "sessions of history", n_history - 1
         elif (section == "strategy" and name in STRATEGY_WINDOWS) or param == "backtest.lag":
             available, what, limit = n_window, "sessions traded", n_window - 1
         else:
