@@ -326,6 +326,102 @@ class _Attempts:
             return None
 
 
+def _reruns(dataset, window: pd.DataFrame, combos: list[Combination], rows: list[int],
+            backtest: BacktestConfig, advance: Callable[..., None]) -> dict[int, Any]:
+    """Step 4: the sweep rows ``rows`` re-run through vectorbt, by row."""
+    runs = {}
+    for i in rows:
+        runs[i] = rerun(dataset, window, combos[i], backtest)
+        advance()
+    return runs
+
+
+def _stitch(runs: dict[int, Any], splits: pd.DataFrame) -> pd.Series:
+    """Step 4: each split's chosen re-run on its test window, end to end."""
+    return pd.concat([runs[row.chosen].returns.loc[row.test_start:row.test_end]
+                      for row in splits.itertuples()]).rename("oos")
+
+
+def _dsr(best_excess: np.ndarray, excess_sharpes: np.ndarray, n_trials: int,
+         attempt: _Attempts) -> DSRStats | None:
+    """Step 6: the deflated Sharpe of the best against every trial's excess Sharpe."""
+    from backtests.stats.overfitting import deflated_sharpe_ratio
+
+    finite = excess_sharpes[np.isfinite(excess_sharpes)]
+    dsr = attempt("DSR", lambda: deflated_sharpe_ratio(
+        best_excess, finite / math.sqrt(PERIODS_PER_YEAR), n_trials=n_trials))
+    return DSRStats(dsr.dsr, dsr.sr0_per_period * math.sqrt(PERIODS_PER_YEAR), dsr.skew,
+                    dsr.raw_kurtosis, n_trials) if dsr else None
+
+
+def _pbo(returns: np.ndarray, cash: np.ndarray, tune: TuneConfig, seed: int,
+         attempt: _Attempts) -> tuple[PBOStats | None, int]:
+    """Step 7: CSCV on the excess returns of (a seeded subset of) the trials; also returns
+    how many trials it used."""
+    from backtests.stats.overfitting import probability_of_backtest_overfitting
+
+    n = returns.shape[0]
+    rng = np.random.default_rng(seed)
+    cols = (np.sort(rng.choice(n, tune.pbo_max_configs, replace=False))
+            if n > tune.pbo_max_configs else np.arange(n))
+    pbo = attempt("PBO", lambda: probability_of_backtest_overfitting(
+        returns[cols].T.astype(np.float64) - cash[:, None], n_blocks=tune.pbo_blocks))
+    return (PBOStats(pbo.pbo, pbo.degradation_slope, pbo.prob_oos_loss, pbo.n_splits,
+                     len(cols), tune.pbo_blocks, pbo.logits) if pbo else None), len(cols)
+
+
+def _ci(label: str, series: np.ndarray, key: str, tune: TuneConfig, seed: int,
+        attempt: _Attempts) -> tuple[float, float, float]:
+    """Step 8: (lo, point, hi) of ``key`` ("sharpe" or "cagr") by the stationary bootstrap."""
+    from backtests.stats.overfitting import bootstrap_confidence_intervals
+
+    out = attempt(label, lambda: bootstrap_confidence_intervals(
+        series, n_boot=tune.bootstrap_reps, seed=seed))
+    return tuple(out[key]) if out else (math.nan, math.nan, math.nan)
+
+
+def _spa(returns: np.ndarray, cash: np.ndarray, spy_excess: np.ndarray,
+         excess_sharpes: np.ndarray, tune: TuneConfig, seed: int,
+         attempt: _Attempts) -> tuple[SPAStats | None, int]:
+    """Step 9: Hansen's SPA of the best ``spa_max_models`` trials against SPY; also returns
+    how many trials it tested."""
+    from backtests.stats.overfitting import spa_test
+
+    order = np.argsort(np.where(np.isnan(excess_sharpes), -np.inf, -excess_sharpes),
+                       kind="stable")
+    cols = np.sort(order[:tune.spa_max_models])
+    spa = attempt("SPA", lambda: spa_test(
+        spy_excess, returns[cols].T.astype(np.float64) - cash[:, None], reps=tune.spa_reps,
+        seed=seed))
+    return (SPAStats(spa.pvalue_consistent, spa.pvalue_lower, spa.pvalue_upper, spa.n_models,
+                     tune.spa_reps) if spa else None), len(cols)
+
+
+def _notes(tune: TuneConfig, backtest: BacktestConfig, mean_cash: float, max_diff: float,
+           agreement: float, n: int, n_pbo: int, n_spa: int, failed: list[str]) -> list[str]:
+    """What a reader needs to know to read the figures."""
+    wf = tune.walkforward
+    notes = [
+        f"Every Sharpe ratio (selection, walk-forward, DSR, PBO, bootstrap, SPA) is of daily "
+        f"returns in excess of {CASH_DESCRIPTION.format(ticker=backtest.cash_rate_ticker)} "
+        f"(average {mean_cash:.2%} a year over the window); total return and CAGR are total.",
+        f"Sweep returns come from the fast kernel; the best configuration and every "
+        f"walk-forward choice were re-run through vectorbt (run_backtest) and those runs are "
+        f"reported (largest daily return difference {max_diff:.1e}; best total return and "
+        f"excess Sharpe agree to {agreement:.1e}).",
+        f"Walk-forward: {wf.scheme} train windows of {wf.train} sessions, test windows of "
+        f"{wf.test}, {wf.embargo} sessions purged between them, chosen by {wf.metric}.",
+        *failed,
+    ]
+    if n_pbo < n:
+        notes.append(f"PBO uses a seeded random subset of {n_pbo:,} of the {n:,} "
+                     f"configurations to bound memory.")
+    if n_spa < n:
+        notes.append(f"SPA tests the {n_spa:,} configurations with the best Sharpe (of {n:,}); "
+                     f"pre-selecting them makes its p-value optimistic.")
+    return notes
+
+
 # --------------------------------------------------------------------------------------------
 # The whole analysis
 # --------------------------------------------------------------------------------------------
@@ -334,109 +430,55 @@ class _Attempts:
 def analyse(sweep, selection: Selection, dataset, config: RunConfig, tune: TuneConfig, *,
             seed: int = 0, start=None, progress: Progress | None = None) -> TuneAnalysis:
     """Steps 1-10 of the module docstring on a finished sweep (``SweepResult``)."""
-    from backtests.stats.overfitting import (
-        bootstrap_confidence_intervals,
-        deflated_sharpe_ratio,
-        probability_of_backtest_overfitting,
-        spa_test,
-    )
-
     progress = progress or Progress()
     backtest = config.backtest
     window = dataset.prices.loc[pd.Timestamp(start):] if start is not None else dataset.prices
     window = window.loc[sweep.index]
-    cash_series = _cash(window, backtest)
+    cash_series = _cash(window, backtest)  # step 1
     cash = cash_series.to_numpy(dtype=np.float64)
-    returns = sweep.returns
-    combos = sweep.combos
+    returns, combos = sweep.returns, sweep.combos
     varying = selection.grid.varying()
-
-    excess_sharpes = _excess_sharpes(returns, cash)  # steps 1-2
+    excess_sharpes = _excess_sharpes(returns, cash)  # step 2
     best = int(np.argmax(np.where(np.isnan(excess_sharpes), -np.inf, excess_sharpes)))
     n_splits = len(make_splits(len(sweep.index), tune.walkforward))
     with progress.stage("walk-forward", n_splits) as advance:  # step 3
         wf = walk_forward(returns, sweep.index, tune.walkforward, cash, on_split=advance)
-    chosen = sorted(set(wf.splits["chosen"]) - {best})
+    rows = [best, *sorted(set(wf.splits["chosen"]) - {best})]
     attempt = _Attempts()
-    with progress.stage("statistics", 7 + len(chosen)) as advance:
-        runs = {best: rerun(dataset, window, combos[best], backtest)}  # step 4
-        advance()
-        for i in chosen:
-            runs[i] = rerun(dataset, window, combos[i], backtest)
-            advance()
-        oos = pd.concat([runs[row.chosen].returns.loc[row.test_start:row.test_end]
-                         for row in wf.splits.itertuples()]).rename("oos")
+    with progress.stage("statistics", len(rows) + 6) as advance:
+        runs = _reruns(dataset, window, combos, rows, backtest, advance)  # step 4
+        oos = _stitch(runs, wf.splits)
         oos_cash = cash_series.reindex(oos.index).to_numpy()
         max_diff = max(float(np.max(np.abs(run.returns.to_numpy() - returns[i])))
                        for i, run in runs.items())
         best_returns = runs[best].returns
-        best_vbt = _metrics(best_returns, cash)
-        best_fast = _metrics(returns[best], cash)
+        best_vbt, best_fast = _metrics(best_returns, cash), _metrics(returns[best], cash)
         agreement = max(abs(best_vbt[m] - best_fast[m]) for m in ("total_return", "sharpe"))
         spy = _spy_buy_and_hold(window, backtest).rename("SPY")  # step 5
         spy_excess = spy.to_numpy() - cash
         advance()
-
-        finite = excess_sharpes[np.isfinite(excess_sharpes)]
-        dsr = attempt("DSR", lambda: deflated_sharpe_ratio(  # step 6
-            best_returns.to_numpy() - cash, finite / math.sqrt(PERIODS_PER_YEAR),
-            n_trials=selection.n_trials))
+        dsr = _dsr(best_returns.to_numpy() - cash, excess_sharpes, selection.n_trials,
+                   attempt)  # step 6
         advance()
-        n = len(combos)
-        rng = np.random.default_rng(seed)
-        pbo_cols = (np.sort(rng.choice(n, tune.pbo_max_configs, replace=False))
-                    if n > tune.pbo_max_configs else np.arange(n))
-        pbo = attempt("PBO", lambda: probability_of_backtest_overfitting(  # step 7
-            returns[pbo_cols].T.astype(np.float64) - cash[:, None], n_blocks=tune.pbo_blocks))
+        pbo, n_pbo = _pbo(returns, cash, tune, seed, attempt)  # step 7
         advance()
-        reps = tune.bootstrap_reps  # step 8
-        nan3 = (math.nan, math.nan, math.nan)
-
-        def ci(label: str, series: np.ndarray, key: str) -> tuple[float, float, float]:
-            out = attempt(label, lambda: bootstrap_confidence_intervals(
-                series, n_boot=reps, seed=seed))
-            return tuple(out[key]) if out else nan3
-
-        oos_sharpe_ci = ci("OOS Sharpe bootstrap", oos.to_numpy() - oos_cash, "sharpe")
-        oos_cagr_ci = ci("OOS CAGR bootstrap", oos.to_numpy(), "cagr")
+        oos_sharpe_ci = _ci("OOS Sharpe bootstrap", oos.to_numpy() - oos_cash, "sharpe", tune,
+                            seed, attempt)  # step 8
+        oos_cagr_ci = _ci("OOS CAGR bootstrap", oos.to_numpy(), "cagr", tune, seed, attempt)
         advance()
-        is_sharpe_ci = ci("IS Sharpe bootstrap", best_returns.to_numpy() - cash, "sharpe")
+        is_sharpe_ci = _ci("IS Sharpe bootstrap", best_returns.to_numpy() - cash, "sharpe",
+                           tune, seed, attempt)
         advance()
-        order = np.argsort(np.where(np.isnan(excess_sharpes), -np.inf, -excess_sharpes),
-                           kind="stable")
-        spa_cols = np.sort(order[:tune.spa_max_models])
-        spa = attempt("SPA", lambda: spa_test(  # step 9
-            spy_excess, returns[spa_cols].T.astype(np.float64) - cash[:, None],
-            reps=tune.spa_reps, seed=seed))
+        spa, n_spa = _spa(returns, cash, spy_excess, excess_sharpes, tune, seed,
+                          attempt)  # step 9
         advance()
-
-    notes = [
-        f"Every Sharpe ratio (selection, walk-forward, DSR, PBO, bootstrap, SPA) is of daily "
-        f"returns in excess of {CASH_DESCRIPTION.format(ticker=backtest.cash_rate_ticker)} "
-        f"(average {cash.mean() * PERIODS_PER_YEAR:.2%} a year over the window); total return "
-        f"and CAGR are total.",
-        f"Sweep returns come from the fast kernel; the best configuration and every "
-        f"walk-forward choice were re-run through vectorbt (run_backtest) and those runs are "
-        f"reported (largest daily return difference {max_diff:.1e}; best total return and "
-        f"excess Sharpe agree to {agreement:.1e}).",
-        f"Walk-forward: {tune.walkforward.scheme} train windows of {tune.walkforward.train} "
-        f"sessions, test windows of {tune.walkforward.test}, {tune.walkforward.embargo} "
-        f"sessions purged between them, chosen by {tune.walkforward.metric}.",
-        *attempt.failed,
-    ]
-    if len(pbo_cols) < n:
-        notes.append(f"PBO uses a seeded random subset of {len(pbo_cols):,} of the {n:,} "
-                     f"configurations to bound memory.")
-    if len(spa_cols) < n:
-        notes.append(f"SPA tests the {len(spa_cols):,} configurations with the best Sharpe "
-                     f"(of {n:,}); pre-selecting them makes its p-value optimistic.")
+    mean_cash = float(cash.mean() * PERIODS_PER_YEAR)
     best_combo = combos[best]
     result = TuneAnalysis(
         trials=Trials(selection.n_trials, selection.grid.size, selection.sampled,
                       selection.invalid, selection.duplicates),
         cash=CashRate(backtest.cash_rate_ticker,
-                      CASH_DESCRIPTION.format(ticker=backtest.cash_rate_ticker),
-                      float(cash.mean() * PERIODS_PER_YEAR)),
+                      CASH_DESCRIPTION.format(ticker=backtest.cash_rate_ticker), mean_cash),
         best=BestInSample(best, best_combo.number, combo_label(best_combo, varying),
                           dict(best_combo.params), best_vbt["sharpe"], best_vbt["total_return"],
                           is_sharpe_ci, best_fast, best_vbt),
@@ -446,19 +488,14 @@ def analyse(sweep, selection: Selection, dataset, config: RunConfig, tune: TuneC
             sharpe=float(performance.sharpe(oos.to_numpy() - oos_cash)),
             sharpe_ci=(oos_sharpe_ci[0], oos_sharpe_ci[2]), cagr_ci=oos_cagr_ci,
             labels=tuple(combo_label(combos[i], varying) for i in wf.splits["chosen"])),
-        dsr=DSRStats(dsr.dsr, dsr.sr0_per_period * math.sqrt(PERIODS_PER_YEAR), dsr.skew,
-                     dsr.raw_kurtosis, selection.n_trials) if dsr else None,
-        pbo=PBOStats(pbo.pbo, pbo.degradation_slope, pbo.prob_oos_loss, pbo.n_splits,
-                     len(pbo_cols), tune.pbo_blocks, pbo.logits) if pbo else None,
-        spa=SPAStats(spa.pvalue_consistent, spa.pvalue_lower, spa.pvalue_upper, spa.n_models,
-                     tune.spa_reps) if spa else None,
+        dsr=dsr, pbo=pbo, spa=spa,
         spy_returns=spy,
         spy_sharpe=float(performance.sharpe(spy_excess)),
         excess_sharpes=excess_sharpes,
         max_return_diff=max_diff,
         best_agreement=agreement,
-        notes=tuple(notes),
+        notes=tuple(_notes(tune, backtest, mean_cash, max_diff, agreement, len(combos), n_pbo,
+                           n_spa, attempt.failed)),
         verdict="",
     )
     return dataclasses.replace(result, verdict=verdict(result.to_dict()))  # step 10
-
