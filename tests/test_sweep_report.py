@@ -10,11 +10,16 @@ import pandas as pd
 
 from backtests.report.tune_pages import (
     influence,
-    toml_text,
-    verdict,
     write_heatmaps,
     write_stability,
 )
+from backtests.run.config import RunConfig
+from backtests.sim.config import BacktestConfig
+from backtests.tune.analysis import verdict
+from backtests.tune.holdout import config_hash
+from drain_core.tomlfile import read_toml, write_toml
+from signals import SignalConfig
+from strategies import StrategyConfig
 
 GOOD = {"oos_sharpe": 1.2, "oos_sharpe_ci": [0.4, 2.0], "dsr": 0.97, "pbo": 0.2,
         "spa_pvalue": 0.01, "n_trials": 50, "spy_sharpe": 0.8}
@@ -32,23 +37,22 @@ def test_verdicts():
     assert "\n" not in nan and not nan.startswith("Robust")
 
 
-def test_toml_round_trip():
-    sections = {
-        "signal": {"gate": "step", "z_clip": 3.0, "components": ["issuance", "dollar"],
-                   "spread_exclude_turns": True, "weights": {"issuance": 0.5}},
-        "strategy": {"vol_target": None, "leg_size": 0.3,
-                     "baskets": {"cash_flow": ("BRK-B", "MU")}, "tilt": {"scarce": (0.6, 0, 0)}},
-        "backtest": {"lag": 2, "costs": {"fee_bps": {"etf": 0.5}}},
-    }
-    text = toml_text(sections, header="best of 3\nrun it")
-    assert text.startswith("# best of 3\n# run it\n")
-    parsed = tomllib.loads(text)
-    assert parsed["signal"]["weights"] == {"issuance": 0.5}
-    assert parsed["signal"]["spread_exclude_turns"] is True
-    assert "vol_target" not in parsed["strategy"]
-    assert parsed["strategy"]["baskets"]["cash_flow"] == ["BRK-B", "MU"]
-    assert parsed["strategy"]["tilt"]["scarce"] == [0.6, 0, 0]
-    assert parsed["backtest"] == {"lag": 2, "costs": {"fee_bps": {"etf": 0.5}}}
+def test_best_toml_round_trip_through_write_toml(tmp_path):
+    """best.toml is written by drain_core.tomlfile.write_toml: a configuration with every kind
+    of field (None, tuples, nested tables) reads back equal, and its hash is unchanged."""
+    config = RunConfig(
+        signal=SignalConfig(gate="step", weights={"issuance": 0.5}),
+        strategy=StrategyConfig(vol_target=None, leg_size=0.3,
+                                tilt={**StrategyConfig().tilt, "scarce": (0.6, 0.0, 0.0)}),
+        backtest=BacktestConfig(lag=2),
+    )
+    path = write_toml(config.to_dict(), tmp_path / "best.toml")
+    parsed = tomllib.loads(path.read_text())
+    assert "vol_target" not in parsed["strategy"]  # TOML has no null: absent means None
+    assert parsed["strategy"]["tilt"]["scarce"] == [0.6, 0.0, 0.0]
+    again = RunConfig.from_dict(read_toml(path))
+    assert again == config
+    assert config_hash(again) == config_hash(config)
 
 
 def test_heatmaps_and_stability_pages(tmp_path):

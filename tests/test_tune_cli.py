@@ -12,6 +12,7 @@ from backtests.sim.accrual import daily_rates
 from backtests.sim.config import BacktestConfig
 from backtests.sim.engine import run_backtest
 from backtests.sim.fastsim import series_metrics
+from backtests.stats import performance
 from drain_cli.main import main
 from drain_core.paths import reports_root
 from drain_data import load_dataset
@@ -54,6 +55,12 @@ def _config(tmp_path, text: str):
     ("[tune]\ncap = 10\n[tune.grid.strategy]\nvol_lookback = [10, 20, 30, 40]\n"
      "leg_size = [0.1, 0.2, 0.3]\n", "12 combinations, more than the cap of 10"),
     ("[tune.grid]\n", "no default grid"),
+    ("[tune.grid.backtest]\nlag = [1, 0]\n", "grid parameter 'backtest.lag' = 0: backtest.lag "
+                                             "must be a whole number >= 1"),
+    ("[tune.grid.signal]\nz_window = [504, 9000]\n", "grid parameter 'signal.z_window' = 9000 "
+                                                     "is too long for the data"),
+    ("[tune.grid.strategy]\nleg_size = [0.5, nan]\n", "'strategy.leg_size' = nan is not a "
+                                                      "finite number"),
 ])
 def test_bad_grids_exit_2_in_one_line_and_write_nothing(tmp_path, capsys, grid, message):
     code = main(["tune", "--config", _config(tmp_path, grid), "--name", "bad", "--start", START,
@@ -106,7 +113,22 @@ def test_tune_writes_the_run_and_best_toml_reproduces_it(tmp_path, capsys):
     for key in ("dsr", "pbo", "oos_sharpe", "spa_pvalue"):
         assert math.isfinite(summary[key]), key
     walk = pd.read_parquet(run / "walkforward.parquet")
-    assert {"is_sharpe", "oos_sharpe", "strategy.variant"} <= set(walk.columns)
+    assert {"is_sharpe", "oos_sharpe", "strategy.variant", "label"} <= set(walk.columns)
+    page = (run / "overfitting.html").read_text()
+    for label in walk["label"]:  # each choice named by its parameters, in the splits table
+        assert f"<td>{label}</td>" in page and ("variant=" in label or "gate=" in label)
+    assert "in excess of the 13-week T-bill rate (IRX)" in page
+    assert "e-0" not in page.split("<h2>Walk-forward splits")[1].split("Notes:")[0]
+    assert (run / "best_tearsheet.html").exists()
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["kind"] == "tune" and manifest["holdout"] is None
+    assert len(manifest["chosen_config_sha256"]) == 64
+    capsys.readouterr()
+    assert main(["tune", "--unseal", "tiny"]) == 2  # nothing was sealed: nothing to unseal
+    err = capsys.readouterr().err
+    assert "tiny has no sealed holdout" in err and err.count("\n") == 1
+    assert main(["tune", "--unseal", "nope"]) == 2
+    assert "not a tune run folder" in capsys.readouterr().err
 
     # best.toml through the `drain backtest` pipeline gives the sweep's numbers
     best = run / "best.toml"
@@ -120,8 +142,12 @@ def test_tune_writes_the_run_and_best_toml_reproduces_it(tmp_path, capsys):
     again = run_backtest(targets.orders, window, window["IRX"], backtest)
     metrics = series_metrics(again.returns, cash_returns=daily_rates(window["IRX"], window.index))
     row = results.iloc[summary["best_index"]]
-    assert row["sharpe"] == results["sharpe"].max()
+    assert row["excess_sharpe"] == results["excess_sharpe"].max()  # ranked by excess Sharpe
     assert abs(metrics["total_return"] - row["total_return"]) < 1e-6
-    assert abs(metrics["sharpe"] - row["sharpe"]) < 1e-6
+    cash = daily_rates(window["IRX"], window.index)
+    assert abs(performance.sharpe((again.returns - cash).to_numpy()) - row["excess_sharpe"]) \
+        < 1e-6
+    assert abs(summary["is_sharpe"] - row["excess_sharpe"]) < 1e-6
+    assert summary["cash_rate"]["ticker"] == "IRX"
     assert strategy.variant == row["strategy.variant"] and signal.gate == row["signal.gate"]
     assert signal.hysteresis == row["signal.hysteresis"]

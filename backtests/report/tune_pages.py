@@ -1,5 +1,4 @@
-"""What ``drain tune`` writes besides tables: heatmaps, the stability plot, the overfitting panel,
-the one-line verdict and ``best.toml``.
+"""The pages of a tune run: heatmaps, the stability plot and the overfitting panel.
 
 Every function takes plain frames and dicts and writes one file; nothing here runs a backtest.
 """
@@ -18,45 +17,6 @@ import pandas as pd
 
 MAX_HEATMAP_PARAMS = 5  # the most influential parameters; every pair of them gets a heatmap
 MAX_STABILITY_PARAMS = 8
-
-
-# --------------------------------------------------------------------------------------------
-# Verdict
-# --------------------------------------------------------------------------------------------
-
-
-def verdict(stats: dict[str, Any]) -> str:
-    """A one-line, plain-English reading of the overfitting statistics.
-
-    An edge counts as robust only if the stitched walk-forward Sharpe is positive with a
-    bootstrap CI above zero, the deflated Sharpe is at least 0.95, PBO is below 0.5 and SPA
-    rejects "nothing beats SPY" at 5%.
-    """
-    oos = stats["oos_sharpe"]
-    lo, hi = stats["oos_sharpe_ci"]
-    dsr, pbo, spa = stats["dsr"], stats["pbo"], stats["spa_pvalue"]
-    n = stats["n_trials"]
-    spy = stats.get("spy_sharpe")
-    versus = f" (SPY buy-and-hold {spy:.2f})" if spy is not None and spy == spy else ""
-    facts = (f"walk-forward out-of-sample Sharpe {oos:.2f} (95% CI {lo:.2f} to {hi:.2f})"
-             f"{versus}, deflated Sharpe {dsr:.2f} over {n:,} trials, PBO {pbo:.0%}, "
-             f"SPA p-value vs SPY {spa:.2f}")
-    failed = []
-    if not oos > 0:
-        failed.append("it lost out of sample")
-    elif not lo > 0:
-        failed.append("the out-of-sample CI includes zero")
-    if not dsr >= 0.95:
-        failed.append("the best in-sample Sharpe is within what luck gives over this many trials")
-    if not pbo < 0.5:
-        failed.append("the in-sample winner usually ranks below the median out of sample")
-    if not spa < 0.05:
-        failed.append("no configuration significantly beats SPY")
-    if not failed:
-        return f"Robust edge: {facts}."
-    if oos > 0 and len(failed) <= 2:
-        return f"Weak evidence: {facts}; but " + "; ".join(failed) + "."
-    return f"No reliable edge: {facts}; " + "; ".join(failed) + "."
 
 
 # --------------------------------------------------------------------------------------------
@@ -88,10 +48,12 @@ def _figures_html(figures: list, title: str, intro: str) -> str:
 
 
 def write_heatmaps(table: pd.DataFrame, params: list[str], path: Path,
-                   metric: str = "sharpe") -> Path:
-    """Median ``metric`` over two-parameter slices of the most influential parameters."""
+                   metric: str = "sharpe", note: str = "") -> Path:
+    """Median ``metric`` over two-parameter slices of the most influential parameters
+    (``note``: a sentence added to the page's introduction)."""
     import plotly.graph_objects as go
 
+    metric_name = metric.replace("_", " ")
     ranked = list(influence(table, params, metric).index[:MAX_HEATMAP_PARAMS])
     figures = []
     for x, y in combinations(ranked, 2):
@@ -105,8 +67,8 @@ def write_heatmaps(table: pd.DataFrame, params: list[str], path: Path,
         fig = go.Figure(go.Heatmap(z=pivot.to_numpy(), x=list(pivot.columns),
                                    y=list(pivot.index), text=text, texttemplate="%{text}",
                                    colorscale="RdBu", zmid=0.0,
-                                   colorbar={"title": f"median {metric}"}))
-        fig.update_layout(title=f"{y} x {x}: median {metric} over every other parameter",
+                                   colorbar={"title": f"median {metric_name}"}))
+        fig.update_layout(title=f"{y} x {x}: median {metric_name} over every other parameter",
                           xaxis_title=x, yaxis_title=y, height=420,
                           xaxis={"type": "category"}, yaxis={"type": "category"})
         figures.append(fig)
@@ -114,21 +76,22 @@ def write_heatmaps(table: pd.DataFrame, params: list[str], path: Path,
         param = ranked[0] if ranked else params[0]
         medians = table.groupby(table[param].map(_label))[metric].median()
         figures.append(go.Figure(go.Bar(x=list(medians.index), y=medians.to_numpy()))
-                       .update_layout(title=f"median {metric} by {param}", height=420))
-    intro = (f"{len(table):,} combinations. Parameters ranked by how much the median {metric} "
+                       .update_layout(title=f"median {metric_name} by {param}", height=420))
+    intro = (f"{len(table):,} combinations. Parameters ranked by how much the median {metric_name} "
              f"moves across their values: {', '.join(ranked)}. A robust setting sits in a "
-             f"broad region of similar colour, not on an isolated bright cell.")
+             f"broad region of similar colour, not on an isolated bright cell. {note}")
     path.write_text(_figures_html(figures, "Parameter heatmaps", html.escape(intro)))
     return path
 
 
 def write_stability(table: pd.DataFrame, splits: pd.DataFrame, params: list[str], path: Path,
-                    metric: str = "sharpe") -> Path:
+                    metric: str = "sharpe", note: str = "") -> Path:
     """The value each walk-forward split chose for every parameter, over time, and the metric's
-    spread across each parameter's values."""
+    spread across each parameter's values (``note``: added to the introduction)."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
+    metric_name = metric.replace("_", " ")
     shown = list(influence(table, params, metric).index[:MAX_STABILITY_PARAMS]) or params[:1]
     chosen = table.iloc[splits["chosen"].to_numpy()].reset_index(drop=True)
     fig = make_subplots(rows=len(shown), cols=1, shared_xaxes=True, subplot_titles=shown,
@@ -146,10 +109,10 @@ def write_stability(table: pd.DataFrame, splits: pd.DataFrame, params: list[str]
     for param in shown:
         for value, group in table.groupby(table[param].map(_label)):
             box.add_trace(go.Box(y=group[metric], name=f"{param}={value}", boxpoints=False))
-    box.update_layout(title=f"{metric} across each parameter's values (all combinations)",
+    box.update_layout(title=f"{metric_name} across each parameter's values (all combinations)",
                       showlegend=False, height=520)
     intro = ("A stable choice keeps its values from one walk-forward split to the next; a "
-             "choice that jumps around is chasing noise.")
+             "choice that jumps around is chasing noise. " + note)
     path.write_text(_figures_html([fig, box], "Parameter stability", html.escape(intro)))
     return path
 
@@ -159,12 +122,62 @@ def write_stability(table: pd.DataFrame, splits: pd.DataFrame, params: list[str]
 # --------------------------------------------------------------------------------------------
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return "n/a" if not math.isfinite(value) else f"{value:,.4g}"
+def _number(value: Any, kind: str) -> str:
+    """``value`` formatted as ``kind``: "ratio" (2 decimals), "prob" (3 decimals), "pct",
+    "count" (thousands separators), "sci" (small differences) or "text"."""
     if isinstance(value, tuple | list):
-        return " / ".join(_fmt(v) for v in value)
+        return " to ".join(_number(v, kind) for v in value)
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    if kind == "ratio":
+        return f"{value:.2f}"
+    if kind == "prob":
+        return f"{value:.3f}"
+    if kind == "pct":
+        return f"{value:.1%}"
+    if kind == "count":
+        return f"{value:,}"
+    if kind == "sci":
+        return f"{value:.1e}"
     return html.escape(str(value))
+
+
+_TABLE_STYLE = ("<style>table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;"
+                "padding:4px 8px}th{background:#f3f3f3;text-align:left}td.d{white-space:nowrap}"
+                "td.n{text-align:right;"
+                "font-variant-numeric:tabular-nums}</style>")
+
+
+def cash_sentence(stats: dict[str, Any]) -> str:
+    """Which rate every Sharpe ratio of the run is in excess of (one sentence)."""
+    cash = stats.get("cash_rate") or {}
+    if not cash:
+        return "Sharpe ratios are of total returns."
+    return (f"Every Sharpe ratio on this page is of daily returns in excess of "
+            f"{cash['description']} (average {cash['mean_annual']:.2%} a year over the window); "
+            f"total return and CAGR are total.")
+
+
+def splits_table(splits: pd.DataFrame) -> str:
+    """The walk-forward splits as HTML: windows as dates, the choice by its parameters."""
+    def day(value: Any) -> str:
+        return pd.Timestamp(value).strftime("%Y-%m-%d")
+
+    head = ("<tr><th>split</th><th>train window</th><th>test window</th><th>chosen "
+            "configuration</th><th>IS Sharpe</th><th>OOS Sharpe</th><th>OOS rank among all "
+            "trials</th></tr>")
+    rows = []
+    for row in splits.itertuples():
+        label = getattr(row, "label", f"trial {row.chosen}")
+        rows.append(
+            f"<tr><td class='n'>{row.split}</td><td class='d'>{day(row.train_start)} to "
+            f"{day(row.train_end)}</td><td class='d'>{day(row.test_start)} to "
+            f"{day(row.test_end)}</td>"
+            f"<td>{html.escape(str(label))}</td>"
+            f"<td class='n'>{_number(row.is_sharpe, 'ratio')}</td>"
+            f"<td class='n'>{_number(row.oos_sharpe, 'ratio')}</td>"
+            f"<td class='n'>{_number(row.oos_percentile, 'pct')}</td></tr>")
+    return f"<table>{head}{''.join(rows)}</table>"
 
 
 def write_overfitting_panel(stats: dict[str, Any], splits: pd.DataFrame, logits: np.ndarray,
@@ -172,101 +185,91 @@ def write_overfitting_panel(stats: dict[str, Any], splits: pd.DataFrame, logits:
     """Trials, IS vs OOS Sharpe, DSR, PBO, bootstrap CIs, SPA and the verdict, as HTML."""
     import plotly.graph_objects as go
 
+    sampled = stats["sampled"]
     rows = [
-        ("Trials run (combinations simulated)", stats["n_trials"]),
-        ("Grid / sampled / invalid / duplicate", f"{stats['grid_size']:,} / "
-         f"{stats['sampled'] or 'all'} / {stats['invalid']} / {stats['duplicates']}"),
-        ("Best in-sample configuration (full sample)", stats["best_label"]),
-        ("Best in-sample Sharpe (vectorbt re-run)", stats["is_sharpe"]),
-        ("Walk-forward out-of-sample Sharpe (stitched, vectorbt)", stats["oos_sharpe"]),
-        ("OOS Sharpe 95% stationary-bootstrap CI (lo / hi)", stats["oos_sharpe_ci"]),
-        ("OOS CAGR 95% stationary-bootstrap CI (lo / point / hi)", stats["oos_cagr_ci"]),
-        ("Best in-sample Sharpe 95% bootstrap CI (lo / point / hi)", stats["is_sharpe_ci"]),
-        ("Deflated Sharpe ratio (prob. true SR > expected max of N)", stats["dsr"]),
-        ("Expected max Sharpe of N unskilled trials (annualised)", stats["sr0_annual"]),
-        ("Skew / raw kurtosis of the best", (stats["skew"], stats["kurtosis"])),
-        ("PBO (CSCV, share of splits with logit <= 0)", stats["pbo"]),
+        ("Trials run (combinations simulated)", stats["n_trials"], "count"),
+        ("Grid combinations / sampled / invalid / duplicate",
+         f"{stats['grid_size']:,} / {f'{sampled:,}' if sampled else 'all'} / "
+         f"{stats['invalid']:,} / {stats['duplicates']:,}", "text"),
+        ("Best in-sample configuration (full sample)", stats["best_label"], "text"),
+        ("Best in-sample Sharpe (vectorbt re-run)", stats["is_sharpe"], "ratio"),
+        ("Best in-sample Sharpe, 95% bootstrap CI", [stats["is_sharpe_ci"][0],
+                                                     stats["is_sharpe_ci"][2]], "ratio"),
+        ("Walk-forward out-of-sample Sharpe (stitched, vectorbt)", stats["oos_sharpe"],
+         "ratio"),
+        ("Out-of-sample Sharpe, 95% stationary-bootstrap CI", stats["oos_sharpe_ci"], "ratio"),
+        ("Out-of-sample CAGR, 95% stationary-bootstrap CI", [stats["oos_cagr_ci"][0],
+                                                             stats["oos_cagr_ci"][2]], "pct"),
+        ("SPY buy-and-hold Sharpe (same engine, same window)", stats["spy_sharpe"], "ratio"),
+        ("Deflated Sharpe ratio (prob. the true Sharpe beats the luckiest of N)", stats["dsr"],
+         "prob"),
+        ("Expected best Sharpe of N unskilled trials (annualised)", stats["sr0_annual"],
+         "ratio"),
+        ("Skew / raw kurtosis of the best's daily returns",
+         f"{_number(stats['skew'], 'ratio')} / {_number(stats['kurtosis'], 'ratio')}", "text"),
+        ("PBO (CSCV: share of splits where the IS winner ranks below the OOS median)",
+         stats["pbo"], "pct"),
         ("PBO configurations / blocks / splits", f"{stats['pbo_configs']:,} / "
-         f"{stats['pbo_blocks']} / {stats['pbo_splits']:,}"),
-        ("IS -> OOS degradation slope", stats["degradation_slope"]),
-        ("P(OOS Sharpe < 0) of the IS winner", stats["prob_oos_loss"]),
-        ("SPA p-value vs SPY buy-and-hold (consistent)", stats["spa_pvalue"]),
-        ("SPA models tested", stats["spa_models"]),
-        ("SPY buy-and-hold Sharpe (same engine, same window)", stats["spy_sharpe"]),
-        ("Fast kernel vs vectorbt, max |daily return diff|", stats["max_return_diff"]),
+         f"{stats['pbo_blocks']} / {stats['pbo_splits']:,}", "text"),
+        ("IS to OOS degradation slope", stats["degradation_slope"], "ratio"),
+        ("P(OOS Sharpe < 0) of the IS winner", stats["prob_oos_loss"], "pct"),
+        ("SPA p-value vs SPY buy-and-hold (Hansen, consistent)", stats["spa_pvalue"], "prob"),
+        ("SPA models tested / bootstrap resamples",
+         f"{stats['spa_models']:,} / {stats.get('spa_reps', 0):,}", "text"),
+        ("Fast kernel vs vectorbt: largest daily return difference", stats["max_return_diff"],
+         "sci"),
     ]
-    table = "".join(f"<tr><td>{html.escape(k)}</td><td style='text-align:right'>{_fmt(v)}</td>"
-                    f"</tr>" for k, v in rows)
+    table = "".join(f"<tr><td>{html.escape(k)}</td><td class='n'>{_number(v, kind)}</td></tr>"
+                    for k, v, kind in rows)
+    hover = splits["label"] if "label" in splits else splits["chosen"].astype(str)
     scatter = go.Figure(go.Scatter(x=splits["is_sharpe"], y=splits["oos_sharpe"],
                                    mode="markers+text", text=splits["split"].astype(str),
-                                   textposition="top center"))
+                                   hovertext=hover, textposition="top center"))
     scatter.add_hline(y=0.0, line_dash="dot")
-    scatter.update_layout(title="Each walk-forward split: Sharpe of the chosen configuration "
-                          "on its train window (x) and its test window (y)",
+    scatter.update_layout(title="Each walk-forward split: excess Sharpe of the chosen "
+                          "configuration on its train window (x) and its test window (y)",
                           xaxis_title="in-sample Sharpe", yaxis_title="out-of-sample Sharpe",
                           height=420)
     hist = go.Figure(go.Histogram(x=logits, nbinsx=40))
     hist.add_vline(x=0.0, line_dash="dot")
     hist.update_layout(title="CSCV logits of the in-sample winner's out-of-sample rank "
                        "(left of 0: below the median)", height=360)
-    split_cols = ["split", "train_start", "train_end", "test_start", "test_end", "chosen",
-                  "is_sharpe", "oos_sharpe", "oos_percentile"]
-    split_html = splits[split_cols].to_html(index=False, float_format=lambda v: f"{v:.3f}")
-    body = (f"<html><head><meta charset='utf-8'><title>Overfitting panel</title></head>"
-            f"<body style='font-family:sans-serif;max-width:1100px;margin:auto'>"
-            f"<h1>Overfitting panel</h1><p><b>{html.escape(stats['verdict'])}</b></p>"
-            f"<table border='1' cellpadding='4' style='border-collapse:collapse'>{table}"
-            f"</table>"
+    window = f"{stats.get('start', '?')} to {stats.get('end', '?')}"
+    sealed = (f"<p>Holdout sealed from {html.escape(str(stats['holdout_from']))}: no session "
+              f"or release from then on was used.</p>" if stats.get("holdout_from") else "")
+    body = (f"<html><head><meta charset='utf-8'><title>Overfitting panel</title>{_TABLE_STYLE}"
+            f"</head><body style='font-family:sans-serif;max-width:1100px;margin:auto'>"
+            f"<h1>Overfitting panel</h1><p>Window {html.escape(window)}.</p>{sealed}"
+            f"<p><b>{html.escape(stats['verdict'])}</b></p>"
+            f"<p>{html.escape(cash_sentence(stats))}</p><table>{table}</table>"
             f"{scatter.to_html(full_html=False, include_plotlyjs=True)}"
             f"{hist.to_html(full_html=False, include_plotlyjs=False)}"
-            f"<h2>Walk-forward splits: in-sample beside out-of-sample</h2>{split_html}"
+            f"<h2>Walk-forward splits: in-sample beside out-of-sample</h2>"
+            f"{splits_table(splits)}"
             f"<p>Notes: {html.escape(stats.get('notes', ''))}</p></body></html>")
     path.write_text(body)
     return path
 
 
-# --------------------------------------------------------------------------------------------
-# best.toml
-# --------------------------------------------------------------------------------------------
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value) if isinstance(value, int) or math.isfinite(value) else (
-            "nan" if value != value else ("inf" if value > 0 else "-inf"))
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, tuple | list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise TypeError(f"cannot write {type(value).__name__} to TOML")
-
-
-def _toml_key(key: str) -> str:
-    return key if key and key.replace("_", "").replace("-", "").isalnum() else json.dumps(key)
-
-
-def _toml_table(name: str, values: dict[str, Any], lines: list[str]) -> None:
-    lines.append(f"[{name}]")
-    tables = {}
-    for key, value in values.items():
-        if value is None:  # TOML has no null: absent means the default (None)
-            continue
-        if isinstance(value, dict):
-            tables[key] = value
-        else:
-            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
-    lines.append("")
-    for key, value in tables.items():
-        _toml_table(f"{name}.{_toml_key(key)}", value, lines)
-
-
-def toml_text(sections: dict[str, dict[str, Any]], header: str = "") -> str:
-    """TOML for nested dicts of scalars, lists and tables (None values left out)."""
-    lines = [f"# {line}" if line else "#" for line in header.splitlines()]
-    if lines:
-        lines.append("")
-    for name, values in sections.items():
-        _toml_table(name, values, lines)
-    return "\n".join(lines).rstrip() + "\n"
+def write_holdout_page(record: dict[str, Any], path: Path) -> Path:
+    """The one look at a sealed holdout: the chosen configuration beside SPY, and when."""
+    figures = record["figures"]
+    rows = [("Total return", "total_return", "pct"), ("CAGR", "cagr", "pct"),
+            ("Sharpe (excess of cash)", "sharpe", "ratio"),
+            ("Max drawdown", "max_drawdown", "pct")]
+    body = "".join(f"<tr><td>{label}</td>"
+                   + "".join(f"<td class='n'>{_number(figures[who][key], kind)}</td>"
+                             for who in ("strategy", "SPY"))
+                   + "</tr>" for label, key, kind in rows)
+    text = (f"<html><head><meta charset='utf-8'><title>Holdout</title>{_TABLE_STYLE}</head>"
+            f"<body style='font-family:sans-serif;max-width:900px;margin:auto'>"
+            f"<h1>Sealed holdout, unsealed once</h1>"
+            f"<p>{record['start']} to {record['end']} ({record['sessions']:,} sessions), "
+            f"unsealed {html.escape(record['unsealed_at'])}. The configuration evaluated has "
+            f"SHA-256 <code>{record['chosen_config_sha256']}</code>, recorded in the run's "
+            f"manifest when the tune finished, before this look. Signal and weights use all "
+            f"the history known at each day; trades happen only in the holdout.</p>"
+            f"<table><tr><th></th><th>chosen configuration</th><th>SPY buy-and-hold</th></tr>"
+            f"{body}</table><p>{html.escape(record['sharpe_basis'])}.</p></body></html>")
+    path.write_text(text)
+    return path

@@ -6,12 +6,18 @@ window starts (a purge: with multi-week holding periods the returns right before
 overlap the positions held into it), and starts at session 0 (``expanding``) or ``train``
 sessions before its end (``rolling``). The choice for a test window reads only train-window
 returns, so it uses nothing at or after that window's start.
+
+Sharpe ratios (the selection metric "sharpe", the in- and out-of-sample Sharpe of each split)
+are computed on returns in excess of ``cash``, the daily cash return the engine credits
+(``backtests.sim.accrual.daily_rates``); CAGR and total return stay total.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,9 +61,19 @@ class WalkForwardConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - names)
         if unknown:
-            raise DrainError(f"unknown key tune.walkforward.{unknown[0]}; known keys: "
+            close = difflib.get_close_matches(unknown[0], sorted(names), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise DrainError(f"unknown key tune.walkforward.{unknown[0]}{hint}; known keys: "
                              f"{', '.join(sorted(names))}")
         return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``[tune.walkforward]`` table; ``from_dict(c.to_dict()) == c``."""
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> WalkForwardConfig:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
 
 
 @dataclass(frozen=True)
@@ -84,24 +100,30 @@ def make_splits(n_sessions: int, config: WalkForwardConfig) -> list[Split]:
     if not splits:
         raise DrainError(f"{n_sessions} sessions are too few for a walk-forward with train = "
                          f"{config.train} and embargo = {config.embargo}; shorten "
-                         f"[tune.walkforward] train or widen --start/--end")
+                         f"[tune.walkforward] train or widen the date range")
     return splits
 
 
-def score(returns: np.ndarray, metric: str) -> np.ndarray:
-    """``metric`` of each row of ``returns`` (combinations x sessions); NaN when undefined."""
+def score(returns: np.ndarray, metric: str, cash: np.ndarray | None = None) -> np.ndarray:
+    """``metric`` of each row of ``returns`` (combinations x sessions); NaN when undefined.
+
+    "sharpe" is computed on ``returns - cash`` (``cash``: one daily cash return per session)."""
+    scorer = {"sharpe": performance.sharpe, "cagr": performance.cagr,
+              "total_return": performance.total_return}[metric]
     out = np.empty(returns.shape[0])
     for lo in range(0, returns.shape[0], _BLOCK):
         block = np.asarray(returns[lo:lo + _BLOCK], dtype=np.float64)
-        scorer = {"sharpe": performance.sharpe, "cagr": performance.cagr,
-                  "total_return": performance.total_return}[metric]
+        if metric == "sharpe" and cash is not None:
+            block = block - np.asarray(cash, dtype=np.float64)
         out[lo:lo + len(block)] = scorer(block, axis=1)
     return out
 
 
-def choose(returns: np.ndarray, split: Split, metric: str) -> int:
+def choose(returns: np.ndarray, split: Split, metric: str,
+           cash: np.ndarray | None = None) -> int:
     """The combination with the best ``metric`` over the split's train window (ties: first)."""
-    scores = score(returns[:, split.train_start:split.train_end], metric)
+    train = slice(split.train_start, split.train_end)
+    scores = score(returns[:, train], metric, None if cash is None else cash[train])
     scores = np.where(np.isnan(scores), -np.inf, scores)
     return int(np.argmax(scores))
 
@@ -115,19 +137,25 @@ class WalkForwardResult:
     config: WalkForwardConfig
 
 
-def walk_forward(returns: np.ndarray, index: pd.DatetimeIndex,
-                 config: WalkForwardConfig) -> WalkForwardResult:
+def walk_forward(returns: np.ndarray, index: pd.DatetimeIndex, config: WalkForwardConfig,
+                 cash: np.ndarray | None = None,
+                 on_split: Callable[[], None] | None = None) -> WalkForwardResult:
     """Choose on every train window, report IS beside OOS, stitch the chosen OOS returns.
 
-    ``returns`` is combinations x sessions (rows in sweep order).
+    ``returns`` is combinations x sessions (rows in sweep order); ``cash`` the daily cash
+    return on each session (Sharpe ratios are of the excess over it; None: zero).
+    ``on_split()`` is called after each split.
     """
+    cash = np.zeros(returns.shape[1]) if cash is None else np.asarray(cash, dtype=np.float64)
     rows = []
     pieces = []
     for split in make_splits(returns.shape[1], config):
-        chosen = choose(returns, split, config.metric)
-        train = returns[chosen:chosen + 1, split.train_start:split.train_end]
-        test = returns[:, split.test_start:split.test_end]
-        oos_all = score(test, "sharpe")
+        train, test_days = (slice(split.train_start, split.train_end),
+                            slice(split.test_start, split.test_end))
+        chosen = choose(returns, split, config.metric, cash)
+        train_row = returns[chosen:chosen + 1, train]
+        test = returns[:, test_days]
+        oos_all = score(test, "sharpe", cash[test_days])
         oos = oos_all[chosen]
         valid = oos_all[~np.isnan(oos_all)]
         rank = float((valid < oos).mean() + 0.5 * (valid == oos).mean()) if valid.size and not \
@@ -139,13 +167,16 @@ def walk_forward(returns: np.ndarray, index: pd.DatetimeIndex,
             "test_start": index[split.test_start],
             "test_end": index[split.test_end - 1],
             "chosen": chosen,
-            "is_metric": float(score(train, config.metric)[0]),
-            "oos_metric": float(score(test[chosen:chosen + 1], config.metric)[0]),
-            "is_sharpe": float(score(train, "sharpe")[0]),
+            "is_metric": float(score(train_row, config.metric, cash[train])[0]),
+            "oos_metric": float(score(test[chosen:chosen + 1], config.metric,
+                                      cash[test_days])[0]),
+            "is_sharpe": float(score(train_row, "sharpe", cash[train])[0]),
             "oos_sharpe": float(oos),
             "oos_percentile": rank,
         })
-        pieces.append(pd.Series(returns[chosen, split.test_start:split.test_end]
-                                .astype(np.float64), index=index[split.test_start:split.test_end]))
+        pieces.append(pd.Series(returns[chosen, test_days].astype(np.float64),
+                                index=index[test_days]))
+        if on_split is not None:
+            on_split()
     stitched = pd.concat(pieces).rename("oos_returns")
     return WalkForwardResult(splits=pd.DataFrame(rows), oos_returns=stitched, config=config)

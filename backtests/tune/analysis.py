@@ -1,0 +1,501 @@
+"""Judge a finished sweep: walk-forward, vectorbt re-runs, and the overfitting statistics.
+
+``analyse(sweep, selection, dataset, config, tune)`` runs these steps in order and returns a
+``TuneAnalysis`` (``to_dict()`` gives the JSON of ``summary.json``):
+
+1. **Cash.** The daily cash return the engine credits, ``backtests.sim.accrual.daily_rates`` of
+   the T-bill yield (``BacktestConfig.cash_rate_ticker``, the rate known at the previous close)
+   on the sweep's sessions (``_cash``). Every Sharpe below is of the returns in excess of it;
+   total return and CAGR stay total.
+2. **Best in-sample.** Each trial's excess Sharpe over the whole window, from the sweep's
+   returns matrix (``_excess_sharpes``); the best is its argmax (ties: first).
+3. **Walk-forward.** ``backtests.tune.walkforward.walk_forward`` chooses on each train window by
+   ``[tune.walkforward] metric`` and keeps the chosen trial's test-window returns.
+4. **Re-runs.** The best and every walk-forward choice through vectorbt (``rerun``:
+   ``compute_signal -> build_targets -> run_backtest``); the stitched out-of-sample series and
+   the best's figures come from these runs, and their distance to the kernel's is reported.
+5. **Benchmark.** SPY bought and held through the same engine and costs (``_spy_buy_and_hold``).
+6. **DSR.** ``backtests.stats.overfitting.deflated_sharpe_ratio`` of the best's excess returns
+   against the excess Sharpe of every trial, N = the trials run.
+7. **PBO.** ``probability_of_backtest_overfitting`` (CSCV) on the excess returns of at most
+   ``pbo_max_configs`` trials (a seeded random subset above that).
+8. **Bootstrap CIs.** ``bootstrap_confidence_intervals`` (stationary bootstrap): the Sharpe on
+   excess returns, the CAGR on total returns, for the stitched OOS series and the best.
+9. **SPA.** ``spa_test`` of the ``spa_max_models`` trials with the best excess Sharpe against
+   SPY's excess returns (the cash cancels in the differential, so the p-value is that of the
+   total returns).
+10. **Verdict.** ``verdict``: one plain-English line from the figures above.
+
+A statistic its inputs make undefined (too few sessions, one trial) is None, with the reason
+in ``notes``, rather than an error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from backtests.run.config import RunConfig
+from backtests.sim.accrual import daily_rates
+from backtests.sim.config import BacktestConfig
+from backtests.stats import performance
+from backtests.tune.config import TuneConfig
+from backtests.tune.grid import Combination, Selection, used_params
+from backtests.tune.progress import Progress
+from backtests.tune.walkforward import WalkForwardResult, make_splits, walk_forward
+from drain_core.conventions import PERIODS_PER_YEAR
+
+CASH_DESCRIPTION = ("the 13-week T-bill rate ({ticker}) known at the previous close, accrued "
+                    "ACT/360 as the engine credits cash")
+_BLOCK = 512  # trials scored at a time (bounds the float64 temporaries)
+
+
+# --------------------------------------------------------------------------------------------
+# The typed result
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CashRate:
+    """The cash return subtracted from every return before a Sharpe is taken."""
+
+    ticker: str
+    description: str
+    mean_annual: float  # average daily cash return x 252
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Trials:
+    """How many combinations were run, and what was dropped before the sweep."""
+
+    n_trials: int
+    grid_size: int
+    sampled: int | None
+    invalid: int
+    duplicates: int
+
+
+@dataclass(frozen=True)
+class BestInSample:
+    """The trial with the best full-window excess Sharpe, re-run through vectorbt."""
+
+    index: int  # row of the sweep
+    combo: int  # position in the grid's cartesian product
+    label: str  # its varying parameters, by name
+    params: Mapping[str, Any]
+    sharpe: float  # excess Sharpe of the vectorbt re-run
+    total_return: float
+    sharpe_ci: tuple[float, float, float]  # lo, point, hi (stationary bootstrap)
+    fast: Mapping[str, float]  # the kernel's figures (excess Sharpe from its returns)
+    vectorbt: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class WalkForwardStats:
+    """The walk-forward choices and the stitched out-of-sample figures (vectorbt re-runs)."""
+
+    result: WalkForwardResult
+    oos_returns: pd.Series  # total daily returns of the chosen trials on their test windows
+    sharpe: float  # excess
+    sharpe_ci: tuple[float, float]
+    cagr_ci: tuple[float, float, float]
+    labels: tuple[str, ...]  # each split's choice, by its parameters
+
+
+@dataclass(frozen=True)
+class DSRStats:
+    dsr: float
+    sr0_annual: float  # expected max excess Sharpe of N unskilled trials
+    skew: float
+    kurtosis: float
+    n_trials: int
+
+
+@dataclass(frozen=True)
+class PBOStats:
+    pbo: float
+    degradation_slope: float
+    prob_oos_loss: float
+    n_splits: int
+    n_configs: int
+    n_blocks: int
+    logits: np.ndarray
+
+
+@dataclass(frozen=True)
+class SPAStats:
+    pvalue: float
+    pvalue_lower: float
+    pvalue_upper: float
+    n_models: int
+    reps: int
+
+
+@dataclass(frozen=True)
+class TuneAnalysis:
+    """Everything ``drain tune`` concludes from a sweep."""
+
+    trials: Trials
+    cash: CashRate
+    best: BestInSample
+    best_returns: pd.Series  # the best's vectorbt daily returns (total)
+    walk_forward: WalkForwardStats
+    dsr: DSRStats | None
+    pbo: PBOStats | None
+    spa: SPAStats | None
+    spy_returns: pd.Series
+    spy_sharpe: float  # excess
+    excess_sharpes: np.ndarray  # every trial's full-window excess Sharpe, in sweep order
+    max_return_diff: float  # kernel vs vectorbt, largest daily return difference
+    best_agreement: float  # kernel vs vectorbt: total return and excess Sharpe of the best
+    notes: tuple[str, ...]
+    verdict: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Flat JSON-friendly figures (the keys of ``summary.json``)."""
+        nan = math.nan
+        wf, dsr, pbo, spa = self.walk_forward, self.dsr, self.pbo, self.spa
+        return {
+            **dataclasses.asdict(self.trials),
+            "cash_rate": self.cash.to_dict(),
+            "sharpe_basis": "excess of cash",
+            "best_index": self.best.index,
+            "best_combo": self.best.combo,
+            "best_label": self.best.label,
+            "best_params": dict(self.best.params),
+            "is_sharpe": self.best.sharpe,
+            "is_total_return": self.best.total_return,
+            "is_sharpe_ci": list(self.best.sharpe_ci),
+            "oos_sharpe": wf.sharpe,
+            "oos_sharpe_ci": list(wf.sharpe_ci),
+            "oos_cagr_ci": list(wf.cagr_ci),
+            "dsr": dsr.dsr if dsr else nan,
+            "sr0_annual": dsr.sr0_annual if dsr else nan,
+            "skew": dsr.skew if dsr else nan,
+            "kurtosis": dsr.kurtosis if dsr else nan,
+            "pbo_configs": pbo.n_configs if pbo else 0,
+            "pbo_blocks": pbo.n_blocks if pbo else 0,
+            "pbo": pbo.pbo if pbo else nan,
+            "degradation_slope": pbo.degradation_slope if pbo else nan,
+            "prob_oos_loss": pbo.prob_oos_loss if pbo else nan,
+            "pbo_splits": pbo.n_splits if pbo else 0,
+            "spa_pvalue": spa.pvalue if spa else nan,
+            "spa_pvalue_lower": spa.pvalue_lower if spa else nan,
+            "spa_pvalue_upper": spa.pvalue_upper if spa else nan,
+            "spa_models": spa.n_models if spa else 0,
+            "spa_reps": spa.reps if spa else 0,
+            "spy_sharpe": self.spy_sharpe,
+            "max_return_diff": self.max_return_diff,
+            "best_agreement": self.best_agreement,
+            "best_fast": dict(self.best.fast),
+            "best_vectorbt": dict(self.best.vectorbt),
+            "n_splits": len(wf.result.splits),
+            "walkforward_labels": list(wf.labels),
+            "notes": " ".join(self.notes),
+            "verdict": self.verdict,
+        }
+
+
+# --------------------------------------------------------------------------------------------
+# The verdict
+# --------------------------------------------------------------------------------------------
+
+
+def verdict(stats: Mapping[str, Any]) -> str:
+    """A one-line, plain-English reading of the overfitting statistics (keys of ``to_dict``).
+
+    An edge counts as robust only if the stitched walk-forward Sharpe is positive with a
+    bootstrap CI above zero, the deflated Sharpe is at least 0.95, PBO is below 0.5 and SPA
+    rejects "nothing beats SPY" at 5%.
+    """
+    oos = stats["oos_sharpe"]
+    lo, hi = stats["oos_sharpe_ci"]
+    dsr, pbo, spa = stats["dsr"], stats["pbo"], stats["spa_pvalue"]
+    n = stats["n_trials"]
+    spy = stats.get("spy_sharpe")
+    versus = f" (SPY buy-and-hold {spy:.2f})" if spy is not None and spy == spy else ""
+    facts = (f"walk-forward out-of-sample Sharpe {oos:.2f} (95% CI {lo:.2f} to {hi:.2f})"
+             f"{versus}, deflated Sharpe {dsr:.2f} over {n:,} trials, PBO {pbo:.0%}, "
+             f"SPA p-value vs SPY {spa:.2f}")
+    failed = []
+    if not oos > 0:
+        failed.append("it lost out of sample")
+    elif not lo > 0:
+        failed.append("the out-of-sample CI includes zero")
+    if not dsr >= 0.95:
+        failed.append("the best in-sample Sharpe is within what luck gives over this many trials")
+    if not pbo < 0.5:
+        failed.append("the in-sample winner usually ranks below the median out of sample")
+    if not spa < 0.05:
+        failed.append("no configuration significantly beats SPY")
+    if not failed:
+        return f"Robust edge: {facts}."
+    if oos > 0 and len(failed) <= 2:
+        return f"Weak evidence: {facts}; but " + "; ".join(failed) + "."
+    return f"No reliable edge: {facts}; " + "; ".join(failed) + "."
+
+
+# --------------------------------------------------------------------------------------------
+# Steps
+# --------------------------------------------------------------------------------------------
+
+
+def combo_label(combo: Combination, varying: list[str]) -> str:
+    """The parameters of ``combo`` that vary in the grid and that its configuration reads,
+    as ``name=value`` (section prefix dropped), or "the base configuration"."""
+    shown = [k for k in used_params(combo) if k in varying]
+    return ", ".join(f"{k.split('.', 1)[1]}={_value(combo.params[k])}" for k in shown) or \
+        "the base configuration"
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    return str(value)
+
+
+def _cash(prices: pd.DataFrame, backtest: BacktestConfig) -> pd.Series:
+    """Step 1: the daily cash return the engine credits on each session of ``prices``."""
+    return daily_rates(prices[backtest.cash_rate_ticker], prices.index)
+
+
+def _excess_sharpes(returns: np.ndarray, cash: np.ndarray) -> np.ndarray:
+    """Step 2: each row's excess Sharpe, ``_BLOCK`` rows at a time."""
+    out = np.empty(returns.shape[0])
+    for lo in range(0, returns.shape[0], _BLOCK):
+        block = np.asarray(returns[lo:lo + _BLOCK], dtype=np.float64) - cash
+        out[lo:lo + len(block)] = performance.sharpe(block, axis=1)
+    return out
+
+
+def rerun(dataset, window: pd.DataFrame, combo: Combination, backtest: BacktestConfig):
+    """Step 4: one combination through the reference pipeline: compute_signal ->
+    build_targets -> run_backtest (vectorbt)."""
+    from backtests.sim.engine import run_backtest
+    from signals import compute_signal
+    from strategies import build_targets
+
+    signal = compute_signal(dataset, combo.signal)
+    targets = build_targets(window, signal.composite, signal.regime, combo.strategy)
+    config = dataclasses.replace(backtest, lag=combo.lag)
+    return run_backtest(targets.orders, window, window[config.cash_rate_ticker], config)
+
+
+def _spy_buy_and_hold(window: pd.DataFrame, backtest: BacktestConfig) -> pd.Series:
+    """Step 5: SPY bought on the first session and held, through the same engine and costs."""
+    from backtests.sim.engine import run_backtest
+
+    orders = pd.DataFrame({"SPY": np.nan}, index=window.index)
+    orders.iloc[0] = 1.0
+    return run_backtest(orders, window, window[backtest.cash_rate_ticker], backtest).returns
+
+
+def _metrics(returns: pd.Series | np.ndarray, cash: np.ndarray) -> dict[str, float]:
+    r = np.asarray(returns, dtype=np.float64)
+    return {
+        "total_return": float(performance.total_return(r)),
+        "cagr": float(performance.cagr(r)),
+        "sharpe": float(performance.sharpe(r - cash)),
+        "volatility": float(performance.volatility(r)),
+        "max_drawdown": float(performance.max_drawdown(r)),
+    }
+
+
+class _Attempts:
+    """Run a statistic; a ValueError from degenerate inputs makes it None with a note."""
+
+    def __init__(self) -> None:
+        self.failed: list[str] = []
+
+    def __call__(self, label: str, compute: Callable[[], Any]) -> Any:
+        try:
+            return compute()
+        except ValueError as exc:
+            self.failed.append(f"{label} not computed: {exc}")
+            return None
+
+
+def _reruns(dataset, window: pd.DataFrame, combos: list[Combination], rows: list[int],
+            backtest: BacktestConfig, advance: Callable[..., None]) -> dict[int, Any]:
+    """Step 4: the sweep rows ``rows`` re-run through vectorbt, by row."""
+    runs = {}
+    for i in rows:
+        runs[i] = rerun(dataset, window, combos[i], backtest)
+        advance()
+    return runs
+
+
+def _stitch(runs: dict[int, Any], splits: pd.DataFrame) -> pd.Series:
+    """Step 4: each split's chosen re-run on its test window, end to end."""
+    return pd.concat([runs[row.chosen].returns.loc[row.test_start:row.test_end]
+                      for row in splits.itertuples()]).rename("oos")
+
+
+def _dsr(best_excess: np.ndarray, excess_sharpes: np.ndarray, n_trials: int,
+         attempt: _Attempts) -> DSRStats | None:
+    """Step 6: the deflated Sharpe of the best against every trial's excess Sharpe."""
+    from backtests.stats.overfitting import deflated_sharpe_ratio
+
+    finite = excess_sharpes[np.isfinite(excess_sharpes)]
+    dsr = attempt("DSR", lambda: deflated_sharpe_ratio(
+        best_excess, finite / math.sqrt(PERIODS_PER_YEAR), n_trials=n_trials))
+    return DSRStats(dsr.dsr, dsr.sr0_per_period * math.sqrt(PERIODS_PER_YEAR), dsr.skew,
+                    dsr.raw_kurtosis, n_trials) if dsr else None
+
+
+def _pbo(returns: np.ndarray, cash: np.ndarray, tune: TuneConfig, seed: int,
+         attempt: _Attempts) -> tuple[PBOStats | None, int]:
+    """Step 7: CSCV on the excess returns of (a seeded subset of) the trials; also returns
+    how many trials it used."""
+    from backtests.stats.overfitting import probability_of_backtest_overfitting
+
+    n = returns.shape[0]
+    rng = np.random.default_rng(seed)
+    cols = (np.sort(rng.choice(n, tune.pbo_max_configs, replace=False))
+            if n > tune.pbo_max_configs else np.arange(n))
+    pbo = attempt("PBO", lambda: probability_of_backtest_overfitting(
+        returns[cols].T.astype(np.float64) - cash[:, None], n_blocks=tune.pbo_blocks))
+    return (PBOStats(pbo.pbo, pbo.degradation_slope, pbo.prob_oos_loss, pbo.n_splits,
+                     len(cols), tune.pbo_blocks, pbo.logits) if pbo else None), len(cols)
+
+
+def _ci(label: str, series: np.ndarray, key: str, tune: TuneConfig, seed: int,
+        attempt: _Attempts) -> tuple[float, float, float]:
+    """Step 8: (lo, point, hi) of ``key`` ("sharpe" or "cagr") by the stationary bootstrap."""
+    from backtests.stats.overfitting import bootstrap_confidence_intervals
+
+    out = attempt(label, lambda: bootstrap_confidence_intervals(
+        series, n_boot=tune.bootstrap_reps, seed=seed))
+    return tuple(out[key]) if out else (math.nan, math.nan, math.nan)
+
+
+def _spa(returns: np.ndarray, cash: np.ndarray, spy_excess: np.ndarray,
+         excess_sharpes: np.ndarray, tune: TuneConfig, seed: int,
+         attempt: _Attempts) -> tuple[SPAStats | None, int]:
+    """Step 9: Hansen's SPA of the best ``spa_max_models`` trials against SPY; also returns
+    how many trials it tested."""
+    from backtests.stats.overfitting import spa_test
+
+    order = np.argsort(np.where(np.isnan(excess_sharpes), -np.inf, -excess_sharpes),
+                       kind="stable")
+    cols = np.sort(order[:tune.spa_max_models])
+    spa = attempt("SPA", lambda: spa_test(
+        spy_excess, returns[cols].T.astype(np.float64) - cash[:, None], reps=tune.spa_reps,
+        seed=seed))
+    return (SPAStats(spa.pvalue_consistent, spa.pvalue_lower, spa.pvalue_upper, spa.n_models,
+                     tune.spa_reps) if spa else None), len(cols)
+
+
+def _notes(tune: TuneConfig, backtest: BacktestConfig, mean_cash: float, max_diff: float,
+           agreement: float, n: int, n_pbo: int, n_spa: int, failed: list[str]) -> list[str]:
+    """What a reader needs to know to read the figures."""
+    wf = tune.walkforward
+    notes = [
+        f"Every Sharpe ratio (selection, walk-forward, DSR, PBO, bootstrap, SPA) is of daily "
+        f"returns in excess of {CASH_DESCRIPTION.format(ticker=backtest.cash_rate_ticker)} "
+        f"(average {mean_cash:.2%} a year over the window); total return and CAGR are total.",
+        f"Sweep returns come from the fast kernel; the best configuration and every "
+        f"walk-forward choice were re-run through vectorbt (run_backtest) and those runs are "
+        f"reported (largest daily return difference {max_diff:.1e}; best total return and "
+        f"excess Sharpe agree to {agreement:.1e}).",
+        f"Walk-forward: {wf.scheme} train windows of {wf.train} sessions, test windows of "
+        f"{wf.test}, {wf.embargo} sessions purged between them, chosen by {wf.metric}.",
+        *failed,
+    ]
+    if n_pbo < n:
+        notes.append(f"PBO uses a seeded random subset of {n_pbo:,} of the {n:,} "
+                     f"configurations to bound memory.")
+    if n_spa < n:
+        notes.append(f"SPA tests the {n_spa:,} configurations with the best Sharpe (of {n:,}); "
+                     f"pre-selecting them makes its p-value optimistic.")
+    return notes
+
+
+# --------------------------------------------------------------------------------------------
+# The whole analysis
+# --------------------------------------------------------------------------------------------
+
+
+def analyse(sweep, selection: Selection, dataset, config: RunConfig, tune: TuneConfig, *,
+            seed: int = 0, start=None, progress: Progress | None = None) -> TuneAnalysis:
+    """Steps 1-10 of the module docstring on a finished sweep (``SweepResult``)."""
+    progress = progress or Progress()
+    backtest = config.backtest
+    window = dataset.prices.loc[pd.Timestamp(start):] if start is not None else dataset.prices
+    window = window.loc[sweep.index]
+    cash_series = _cash(window, backtest)  # step 1
+    cash = cash_series.to_numpy(dtype=np.float64)
+    returns, combos = sweep.returns, sweep.combos
+    varying = selection.grid.varying()
+    excess_sharpes = _excess_sharpes(returns, cash)  # step 2
+    best = int(np.argmax(np.where(np.isnan(excess_sharpes), -np.inf, excess_sharpes)))
+    n_splits = len(make_splits(len(sweep.index), tune.walkforward))
+    with progress.stage("walk-forward", n_splits) as advance:  # step 3
+        wf = walk_forward(returns, sweep.index, tune.walkforward, cash, on_split=advance)
+    rows = [best, *sorted(set(wf.splits["chosen"]) - {best})]
+    attempt = _Attempts()
+    with progress.stage("statistics", len(rows) + 6) as advance:
+        runs = _reruns(dataset, window, combos, rows, backtest, advance)  # step 4
+        oos = _stitch(runs, wf.splits)
+        oos_cash = cash_series.reindex(oos.index).to_numpy()
+        max_diff = max(float(np.max(np.abs(run.returns.to_numpy() - returns[i])))
+                       for i, run in runs.items())
+        best_returns = runs[best].returns
+        best_vbt, best_fast = _metrics(best_returns, cash), _metrics(returns[best], cash)
+        agreement = max(abs(best_vbt[m] - best_fast[m]) for m in ("total_return", "sharpe"))
+        spy = _spy_buy_and_hold(window, backtest).rename("SPY")  # step 5
+        spy_excess = spy.to_numpy() - cash
+        advance()
+        dsr = _dsr(best_returns.to_numpy() - cash, excess_sharpes, selection.n_trials,
+                   attempt)  # step 6
+        advance()
+        pbo, n_pbo = _pbo(returns, cash, tune, seed, attempt)  # step 7
+        advance()
+        oos_sharpe_ci = _ci("OOS Sharpe bootstrap", oos.to_numpy() - oos_cash, "sharpe", tune,
+                            seed, attempt)  # step 8
+        oos_cagr_ci = _ci("OOS CAGR bootstrap", oos.to_numpy(), "cagr", tune, seed, attempt)
+        advance()
+        is_sharpe_ci = _ci("IS Sharpe bootstrap", best_returns.to_numpy() - cash, "sharpe",
+                           tune, seed, attempt)
+        advance()
+        spa, n_spa = _spa(returns, cash, spy_excess, excess_sharpes, tune, seed,
+                          attempt)  # step 9
+        advance()
+    mean_cash = float(cash.mean() * PERIODS_PER_YEAR)
+    best_combo = combos[best]
+    result = TuneAnalysis(
+        trials=Trials(selection.n_trials, selection.grid.size, selection.sampled,
+                      selection.invalid, selection.duplicates),
+        cash=CashRate(backtest.cash_rate_ticker,
+                      CASH_DESCRIPTION.format(ticker=backtest.cash_rate_ticker), mean_cash),
+        best=BestInSample(best, best_combo.number, combo_label(best_combo, varying),
+                          dict(best_combo.params), best_vbt["sharpe"], best_vbt["total_return"],
+                          is_sharpe_ci, best_fast, best_vbt),
+        best_returns=best_returns,
+        walk_forward=WalkForwardStats(
+            result=wf, oos_returns=oos,
+            sharpe=float(performance.sharpe(oos.to_numpy() - oos_cash)),
+            sharpe_ci=(oos_sharpe_ci[0], oos_sharpe_ci[2]), cagr_ci=oos_cagr_ci,
+            labels=tuple(combo_label(combos[i], varying) for i in wf.splits["chosen"])),
+        dsr=dsr, pbo=pbo, spa=spa,
+        spy_returns=spy,
+        spy_sharpe=float(performance.sharpe(spy_excess)),
+        excess_sharpes=excess_sharpes,
+        max_return_diff=max_diff,
+        best_agreement=agreement,
+        notes=tuple(_notes(tune, backtest, mean_cash, max_diff, agreement, len(combos), n_pbo,
+                           n_spa, attempt.failed)),
+        verdict="",
+    )
+    return dataclasses.replace(result, verdict=verdict(result.to_dict()))  # step 10

@@ -1,0 +1,160 @@
+"""Typed ``[tune]`` settings: sweep size, statistics' resamples, walk-forward, holdout, grids.
+
+``TuneConfig.from_dict`` reads one ``[tune]`` table (unknown keys are an error with a
+did-you-mean); ``TuneConfig.load`` fills what a user's table lacks from the shipped
+``drain_core/configs/tune.toml``. Every range check is in ``__post_init__`` and says why; the
+caps bound what one tune may ask of memory and time on a workstation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from backtests.run.config import RunConfig
+from backtests.tune.grid import Grid, grid_from_table, resolve_grid_name
+from backtests.tune.walkforward import WalkForwardConfig
+from drain_core.configs import tune_config_path
+from drain_core.errors import DrainError
+from drain_core.tomlfile import read_toml
+
+# Caps, each with the reason a bigger request is refused rather than attempted:
+MAX_TRIALS = 200_000  # the sweep keeps every trial's daily returns in memory (float32): 200,000
+#                       trials x 3,200 sessions is 2.6 GB
+MAX_CHUNK = 100_000  # one chunk's returns are held twice while saved (1.3 GB at the cap)
+MAX_PBO_BLOCKS = 20  # CSCV evaluates C(S, S/2) splits: 184,756 at 20, 2.7 million at 24
+MAX_PBO_CONFIGS = 20_000  # PBO's block Sharpe table is splits x configurations
+MAX_SPA_MODELS = 20_000  # SPA's loss matrix is sessions x models in float64 (0.5 GB at the cap)
+MAX_SPA_REPS = 20_000  # each resample re-averages the whole loss matrix
+MAX_BOOTSTRAP_REPS = 100_000  # each resample recomputes Sharpe and CAGR over the whole series;
+#                               beyond this the CI's Monte-Carlo error is far below its width
+
+_RANGES: dict[str, tuple[int, int, str]] = {
+    "cap": (1, MAX_TRIALS, "the sweep keeps every trial's daily returns in memory"),
+    "chunk_size": (1, MAX_CHUNK, "a chunk's returns are held in memory while saved"),
+    "pbo_blocks": (2, MAX_PBO_BLOCKS, "CSCV evaluates C(S, S/2) splits"),
+    "pbo_max_configs": (2, MAX_PBO_CONFIGS, "PBO scores every configuration on every split"),
+    "spa_max_models": (1, MAX_SPA_MODELS, "SPA holds a sessions x models loss matrix"),
+    "spa_reps": (1, MAX_SPA_REPS, "each SPA resample re-averages the whole loss matrix"),
+    "bootstrap_reps": (2, MAX_BOOTSTRAP_REPS, "more resamples do not narrow the CI further"),
+}
+
+
+@dataclass(frozen=True)
+class TuneConfig:
+    """What ``drain tune`` sweeps and how it judges the result (one ``[tune]`` table)."""
+
+    cap: int = 20_000  # more combinations than this need a random sample
+    chunk_size: int = 1000  # combinations per saved chunk (the resume unit)
+    pbo_blocks: int = 16  # CSCV blocks for the probability of backtest overfitting
+    pbo_max_configs: int = 1500  # above this, PBO uses a seeded random subset
+    spa_max_models: int = 1500  # above this, SPA tests the best this many (optimistic)
+    spa_reps: int = 1000  # SPA bootstrap resamples
+    bootstrap_reps: int = 2000  # stationary-bootstrap resamples of the confidence intervals
+    holdout_from: str | None = None  # "YYYY-MM-DD": sessions from here on are sealed away
+    walkforward: WalkForwardConfig = field(default_factory=WalkForwardConfig)
+    grids: tuple[Grid, ...] = ()  # the default grid is named "default"
+
+    def __post_init__(self) -> None:
+        for key, (low, high, why) in _RANGES.items():
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise DrainError(f"tune.{key} must be a whole number >= {low}, got {value!r}")
+            if value > high:
+                raise DrainError(f"tune.{key} = {value:,} is above the cap of {high:,} ({why}); "
+                                 f"ask for less")
+        if self.pbo_blocks % 2:
+            raise DrainError(f"tune.pbo_blocks must be even (CSCV splits the blocks in halves), "
+                             f"got {self.pbo_blocks}")
+        if self.holdout_from is not None:
+            try:
+                dt.date.fromisoformat(self.holdout_from)
+            except (TypeError, ValueError):
+                raise DrainError(f"tune.holdout_from = {self.holdout_from!r} is not a date; "
+                                 f"write it as \"YYYY-MM-DD\"") from None
+        names = [g.name for g in self.grids]
+        if len(set(names)) != len(names):
+            raise DrainError(f"tune grids must have distinct names, got {', '.join(names)}")
+
+    @property
+    def holdout_start(self):
+        """``holdout_from`` as a pandas Timestamp (None when nothing is sealed)."""
+        import pandas as pd
+
+        return pd.Timestamp(self.holdout_from) if self.holdout_from is not None else None
+
+    def grid(self, name: str | None = None) -> Grid:
+        """The grid called ``name`` (None or "default": the ``[tune.grid]`` table)."""
+        wanted = resolve_grid_name(name, [g.name for g in self.grids])
+        return next(g for g in self.grids if g.name == wanted)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TuneConfig:
+        """Build from one ``[tune]`` table; unknown keys are an error with a did-you-mean."""
+        values = dict(values)
+        _reject_unknown(values)
+        walkforward = WalkForwardConfig.from_dict(values.pop("walkforward", {}))
+        grids = []
+        if values.get("grid"):
+            grids.append(grid_from_table(values["grid"], "default"))
+        for name, table in values.pop("grids", {}).items():
+            grids.append(grid_from_table(table, name))
+        values.pop("grid", None)
+        holdout = values.get("holdout_from")
+        if isinstance(holdout, dt.date):  # a bare TOML date
+            values["holdout_from"] = holdout.isoformat()
+        return cls(**values, walkforward=walkforward, grids=tuple(grids))
+
+    @classmethod
+    def load(cls, values: dict[str, Any] | None = None) -> TuneConfig:
+        """A user's ``[tune]`` table over the shipped one. A table with its own grids uses only
+        those; its ``[tune.walkforward]`` keys replace the shipped ones one by one."""
+        own = dict(values or {})
+        _reject_unknown(own)
+        shipped = read_toml(tune_config_path())["tune"]
+        merged = {**shipped, **own}
+        if "grid" in own or "grids" in own:
+            merged["grid"] = own.get("grid", {})
+            merged["grids"] = own.get("grids", {})
+        merged["walkforward"] = {**shipped.get("walkforward", {}), **own.get("walkforward", {})}
+        return cls.from_dict(merged)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A TOML-friendly ``[tune]`` table; ``from_dict(c.to_dict()) == c``."""
+        out: dict[str, Any] = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                               if f.name not in ("walkforward", "grids", "holdout_from")}
+        if self.holdout_from is not None:
+            out["holdout_from"] = self.holdout_from
+        out["walkforward"] = self.walkforward.to_dict()
+        for grid in self.grids:
+            if grid.name == "default":
+                out["grid"] = grid.to_table()
+            else:
+                out.setdefault("grids", {})[grid.name] = grid.to_table()
+        return out
+
+    def replace(self, **changes: Any) -> TuneConfig:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _reject_unknown(values: dict[str, Any]) -> None:
+    known = [f.name for f in dataclasses.fields(TuneConfig) if f.name != "grids"]
+    known += ["grid", "grids"]
+    for key in values:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise DrainError(f"unknown key tune.{key}{hint}; known keys: "
+                             f"{', '.join(sorted(known))}")
+
+
+def load_tune_settings(path: str | Path | None) -> tuple[RunConfig, TuneConfig]:
+    """The base run configuration and the ``[tune]`` settings of a TOML file (code defaults
+    for the base, the shipped ``[tune]`` for what the file lacks, when ``path`` is None)."""
+    document = read_toml(path) if path else {}
+    return RunConfig.from_dict(document), TuneConfig.load(document.get("tune", {}))

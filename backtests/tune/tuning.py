@@ -1,0 +1,104 @@
+"""One call that runs a whole tune: grid -> checks -> sweep -> analysis, as a ``TuneRun``.
+
+``run_tune`` is the library behind ``drain tune``:
+
+1. **Seal** (``backtests.tune.holdout.seal``): with ``[tune] holdout_from``, the dataset is cut
+   to what was known before the holdout; nothing below sees a later session or release.
+2. **Grid** (``backtests.tune.grid``): the named grid's combinations, every value checked by
+   its config class, windows and lags checked against the data (``check_against_data``).
+3. **Sweep** (``backtests.tune.sweep.run_sweep``): the fast kernel, chunk by chunk, resumable
+   from ``chunk_dir``.
+4. **Analysis** (``backtests.tune.analysis.analyse``): walk-forward, vectorbt re-runs, DSR,
+   PBO, bootstrap CIs, SPA and the verdict, on returns in excess of cash.
+
+Writing the run folder is the report stage's job (``backtests.report.tune_run``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from backtests.run.config import RunConfig
+from backtests.tune.analysis import TuneAnalysis, analyse
+from backtests.tune.config import TuneConfig
+from backtests.tune.grid import Selection, check_against_data, select
+from backtests.tune.holdout import config_hash, seal
+from backtests.tune.progress import Progress
+from backtests.tune.sweep import SweepResult, prepare_chunk_dir, run_sweep, sweep_key
+from backtests.tune.walkforward import make_splits
+from drain_core.errors import DrainError
+
+
+@dataclass(frozen=True)
+class TuneRun:
+    """A finished tune: its inputs, the sweep, the analysis and the chosen configuration."""
+
+    config: RunConfig  # the base configuration every grid point starts from
+    tune: TuneConfig
+    grid_name: str
+    selection: Selection
+    sweep: SweepResult
+    analysis: TuneAnalysis
+    chosen: RunConfig  # the best in-sample configuration (what best.toml holds)
+    chosen_hash: str  # config_hash(chosen), recorded before any unsealing
+    start: pd.Timestamp
+    end: pd.Timestamp
+    data_fingerprint: str  # of the (sealed) dataset the tune saw
+    sweep_key: str
+    seconds_sweep: float
+    seconds_total: float
+
+    @property
+    def sealed(self) -> bool:
+        """Whether a holdout was kept out of this tune."""
+        return self.tune.holdout_from is not None
+
+
+def run_tune(config: RunConfig, tune: TuneConfig, dataset, *, grid: str | None = None,
+             sample: int | None = None, seed: int = 0, start=None,
+             chunk_dir: Path | None = None, resume_from: Path | None = None,
+             progress: Progress | None = None) -> TuneRun:
+    """Sweep grid ``grid`` of ``tune`` over ``dataset`` from ``start`` and analyse it.
+
+    ``sample`` draws that many combinations at random (``seed`` also seeds the bootstraps).
+    With ``chunk_dir``, finished sweep chunks are saved there (and reused from
+    ``resume_from``, the chunk folder of an earlier run, when made by the same sweep).
+    """
+    started = time.perf_counter()
+    progress = progress or Progress()
+    if tune.holdout_start is not None:
+        dataset = seal(dataset, tune.holdout_start)
+    chosen_grid = tune.grid(grid)
+    selection = select(chosen_grid, config.signal, config.strategy, config.backtest,
+                       sample=sample, seed=seed, cap=tune.cap)
+    window = dataset.prices.loc[pd.Timestamp(start):] if start is not None else dataset.prices
+    if len(window) < 3:
+        before = " before the holdout" if tune.holdout_from else ""
+        raise DrainError(f"the date range holds {len(window)} sessions{before}; widen it")
+    check_against_data(chosen_grid, len(dataset.sessions), len(window))
+    make_splits(len(window), tune.walkforward)  # too short a window fails here, early
+    if len(window) < 2 * tune.pbo_blocks:
+        raise DrainError(f"{len(window)} sessions are too few for PBO with {tune.pbo_blocks} "
+                         f"blocks; widen the date range or lower tune.pbo_blocks")
+    fingerprint = dataset.fingerprint()
+    key = sweep_key(selection, config.backtest, window.index, fingerprint, tune.chunk_size)
+    if chunk_dir is not None:
+        prepare_chunk_dir(chunk_dir, key, previous=resume_from)
+    sweep = run_sweep(selection, dataset, config.backtest, start=start, chunk_dir=chunk_dir,
+                      chunk_size=tune.chunk_size, progress=progress.enabled)
+    seconds_sweep = time.perf_counter() - started
+    analysis = analyse(sweep, selection, dataset, config, tune, seed=seed, start=start,
+                       progress=progress)
+    best = sweep.combos[analysis.best.index]
+    chosen = RunConfig(signal=best.signal, strategy=best.strategy,
+                       backtest=dataclasses.replace(config.backtest, lag=best.lag))
+    return TuneRun(config=config, tune=tune, grid_name=chosen_grid.name, selection=selection,
+                   sweep=sweep, analysis=analysis, chosen=chosen,
+                   chosen_hash=config_hash(chosen), start=window.index[0],
+                   end=window.index[-1], data_fingerprint=fingerprint, sweep_key=key,
+                   seconds_sweep=seconds_sweep, seconds_total=time.perf_counter() - started)

@@ -1,0 +1,134 @@
+"""The sealed holdout: nothing a tune writes depends on data after it; one look, then refused."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtests.report.tune_run import save_tune_run, unseal_run
+from backtests.run.config import RunConfig
+from backtests.tune.config import TuneConfig
+from backtests.tune.holdout import config_hash
+from backtests.tune.tuning import run_tune
+from drain_cli.main import main
+from drain_core.errors import DrainError
+from drain_core.paths import reports_root
+from drain_core.tomlfile import read_toml
+from drain_data import load_dataset
+from drain_data.store import Dataset
+from strategies import StrategyConfig
+
+START, END, HOLDOUT = "2019-01-02", "2022-06-30", "2021-10-01"
+BASE = RunConfig(strategy=StrategyConfig(weighting="equal"))
+TUNE = TuneConfig.from_dict({
+    "bootstrap_reps": 100, "spa_reps": 100, "holdout_from": HOLDOUT,
+    "walkforward": {"train": 250, "test": 126},
+    "grid": {"signal": {"gate": ["none", "step"]},
+             "strategy": {"variant": ["regime_long_short", "long_only_tilt"]}},
+})
+RUN_FILES = ("results.parquet", "walkforward.parquet", "oos_returns.parquet", "best.toml",
+             "summary.json", "manifest.json", "overfitting.html", "heatmaps.html",
+             "stability.html")
+VARIABLE = {"seconds_sweep", "seconds_total", "created_at", "name", "git_commit"}
+
+
+def _altered(dataset: Dataset, after: pd.Timestamp) -> Dataset:
+    """Prices from ``after`` on scrambled, macro/capex/issuance released from then changed."""
+    rng = np.random.default_rng(7)
+    prices = dataset.prices.copy()
+    late = prices.index >= after
+    prices.loc[late] = prices.loc[late] * rng.uniform(0.5, 1.5, size=prices.loc[late].shape)
+    macro = dataset.macro.copy()
+    macro.loc[macro["available_at"] >= after, "value"] *= -3.0
+    capex = dataset.capex.copy()
+    capex.loc[capex["available_at"] >= after, "capex_usd"] *= 5
+    return Dataset(prices=prices, macro=macro, capex=capex, issuance=dataset.issuance)
+
+
+def _contents(folder) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for name in RUN_FILES:
+        path = folder / name
+        if name.endswith(".parquet"):
+            out[name] = pd.read_parquet(path)
+        elif name.endswith(".json"):
+            data = json.loads(path.read_text())
+            out[name] = {k: v for k, v in data.items() if k not in VARIABLE}
+        else:  # pages: plotly's random div ids aside, the same text
+            out[name] = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+                               "ID", path.read_text())
+    return out
+
+
+@pytest.fixture(scope="module")
+def sealed_runs(tmp_path_factory):
+    """The same sealed tune on the real data and on data altered after the holdout start."""
+    root = tmp_path_factory.mktemp("reports")
+    dataset = load_dataset(end=END)
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DRAIN_REPORTS_DIR", str(root))
+    try:
+        folders = []
+        for name, data in (("real", dataset), ("altered", _altered(dataset, TUNE.holdout_start))):
+            run = run_tune(BASE, TUNE, data, start=START)
+            folders.append(save_tune_run(run, name, argv=["tune"]))
+    finally:
+        mp.undo()
+    return dataset, folders
+
+
+def test_nothing_written_before_unsealing_depends_on_the_holdout(sealed_runs):
+    _, (real, altered) = sealed_runs
+    summary = json.loads((real / "summary.json").read_text())
+    assert summary["end"] < HOLDOUT and summary["holdout_from"] == HOLDOUT
+    a, b = _contents(real), _contents(altered)
+    for name in RUN_FILES:
+        if isinstance(a[name], pd.DataFrame):
+            pd.testing.assert_frame_equal(a[name], b[name], obj=name)
+        else:
+            assert a[name] == b[name], name
+
+
+def test_the_choice_is_recorded_before_the_look_and_unsealed_once(sealed_runs, monkeypatch,
+                                                                   tmp_path, capsys):
+    dataset, (real, _) = sealed_runs
+    manifest = json.loads((real / "manifest.json").read_text())
+    chosen = RunConfig.from_dict(read_toml(real / "best.toml"))
+    assert manifest["chosen_config_sha256"] == config_hash(chosen)
+    assert manifest["holdout"] == {"from": HOLDOUT, "sealed": True, "unsealed_at": None}
+
+    record = unseal_run(real, dataset)
+    assert record["start"] >= HOLDOUT and record["end"] == END
+    holdout = pd.read_csv(real / "holdout.csv", index_col="date", parse_dates=["date"])
+    assert holdout.index[0] >= pd.Timestamp(HOLDOUT)
+    total = float((1 + holdout["strategy"]).prod() - 1)
+    assert record["figures"]["strategy"]["total_return"] == pytest.approx(total, rel=1e-9)
+    excess = holdout["strategy"] - holdout["cash"]
+    assert record["figures"]["strategy"]["sharpe"] == pytest.approx(
+        excess.mean() / excess.std() * np.sqrt(252), rel=1e-9)
+    page = (real / "holdout.html").read_text()
+    assert manifest["chosen_config_sha256"] in page and "in excess of" in page
+    after = json.loads((real / "manifest.json").read_text())
+    assert after["holdout"]["unsealed_at"] and after["chosen_config_sha256"] == \
+        manifest["chosen_config_sha256"]
+
+    with pytest.raises(DrainError, match="already unsealed"):
+        unseal_run(real, dataset)
+    monkeypatch.setenv("DRAIN_REPORTS_DIR", str(real.parent))
+    code = main(["tune", "--unseal", real.name])
+    err = capsys.readouterr().err
+    assert code == 2 and "already unsealed" in err and err.count("\n") == 1
+    assert reports_root() == real.parent
+
+
+def test_a_changed_best_toml_is_refused(sealed_runs, tmp_path):
+    dataset, (_, altered) = sealed_runs
+    best = altered / "best.toml"
+    best.write_text(best.read_text().replace("lag = 1", "lag = 2"))
+    with pytest.raises(DrainError, match="is not the configuration the tune chose"):
+        unseal_run(altered, dataset)
+    assert not (altered / "holdout.json").exists()
