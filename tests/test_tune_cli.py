@@ -57,7 +57,7 @@ def _config(tmp_path, text: str):
     ("[tune.grid]\n", "no default grid"),
     ("[tune.grid.backtest]\nlag = [1, 0]\n", "grid parameter 'backtest.lag' = 0: backtest.lag "
                                              "must be a whole number >= 1"),
-    ("[tune.grid.signal]\nz_window = [504, 9000]\n", "grid parameter 'signal.z_window' = 9000 "
+    ("[tune.grid.signal]\nz_window = [504, 5000]\n", "grid parameter 'signal.z_window' = 5000 "
                                                      "is too long for the data"),
     ("[tune.grid.strategy]\nleg_size = [0.5, nan]\n", "'strategy.leg_size' = nan is not a "
                                                       "finite number"),
