@@ -45,10 +45,12 @@ def test_tune_config_round_trips_and_is_hashable():
 
 @pytest.mark.parametrize(("values", "message"), [
     ({"bootstrap_rep": 10}, "unknown key tune.bootstrap_rep (did you mean 'bootstrap_reps'?)"),
-    ({"bootstrap_reps": MAX_BOOTSTRAP_REPS + 1}, "above the cap of 100,000"),
+    ({"bootstrap_reps": MAX_BOOTSTRAP_REPS + 1}, "<= 100000 (more resamples do not narrow"),
     ({"spa_reps": 0}, "tune.spa_reps must be a whole number >= 1"),
     ({"pbo_blocks": 15}, "tune.pbo_blocks must be even"),
-    ({"cap": 10 ** 7}, "tune.cap = 10,000,000 is above the cap of 200,000"),
+    ({"cap": 10 ** 7}, "tune.cap must be a whole number >= 1 and <= 200000 (the sweep keeps"),
+    ({"cap": "many"}, "tune.cap must be a whole number >= 1 and <= 200000"),
+    ({"spa_reps": 2.5}, "tune.spa_reps must be a whole number >= 1 and <= 20000"),
     ({"holdout_from": "2025-13-01"}, "tune.holdout_from = '2025-13-01' is not a date"),
 ])
 def test_tune_config_refuses_in_one_line(values, message):

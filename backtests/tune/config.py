@@ -20,6 +20,7 @@ from backtests.tune.grid import Grid, grid_from_table, resolve_grid_name
 from backtests.tune.walkforward import WalkForwardConfig
 from drain_core.configs import tune_config_path
 from drain_core.errors import DrainError
+from drain_core.schema import conform, whole
 from drain_core.tomlfile import read_toml
 
 # Caps, each with the reason a bigger request is refused rather than attempted:
@@ -33,40 +34,32 @@ MAX_SPA_REPS = 20_000  # each resample re-averages the whole loss matrix
 MAX_BOOTSTRAP_REPS = 100_000  # each resample recomputes Sharpe and CAGR over the whole series;
 #                               beyond this the CI's Monte-Carlo error is far below its width
 
-_RANGES: dict[str, tuple[int, int, str]] = {
-    "cap": (1, MAX_TRIALS, "the sweep keeps every trial's daily returns in memory"),
-    "chunk_size": (1, MAX_CHUNK, "a chunk's returns are held in memory while saved"),
-    "pbo_blocks": (2, MAX_PBO_BLOCKS, "CSCV evaluates C(S, S/2) splits"),
-    "pbo_max_configs": (2, MAX_PBO_CONFIGS, "PBO scores every configuration on every split"),
-    "spa_max_models": (1, MAX_SPA_MODELS, "SPA holds a sessions x models loss matrix"),
-    "spa_reps": (1, MAX_SPA_REPS, "each SPA resample re-averages the whole loss matrix"),
-    "bootstrap_reps": (2, MAX_BOOTSTRAP_REPS, "more resamples do not narrow the CI further"),
-}
+Trials = whole(1, MAX_TRIALS, "the sweep keeps every trial's daily returns in memory")
+ChunkSize = whole(1, MAX_CHUNK, "a chunk's returns are held in memory while saved")
+PBOBlocks = whole(2, MAX_PBO_BLOCKS, "CSCV evaluates C(S, S/2) splits")
+PBOConfigs = whole(2, MAX_PBO_CONFIGS, "PBO scores every configuration on every split")
+SPAModels = whole(1, MAX_SPA_MODELS, "SPA holds a sessions x models loss matrix")
+SPAReps = whole(1, MAX_SPA_REPS, "each SPA resample re-averages the whole loss matrix")
+BootstrapReps = whole(2, MAX_BOOTSTRAP_REPS, "more resamples do not narrow the CI further")
 
 
 @dataclass(frozen=True)
 class TuneConfig:
     """What ``drain tune`` sweeps and how it judges the result (one ``[tune]`` table)."""
 
-    cap: int = 20_000  # more combinations than this need a random sample
-    chunk_size: int = 1000  # combinations per saved chunk (the resume unit)
-    pbo_blocks: int = 16  # CSCV blocks for the probability of backtest overfitting
-    pbo_max_configs: int = 1500  # above this, PBO uses a seeded random subset
-    spa_max_models: int = 1500  # above this, SPA tests the best this many (optimistic)
-    spa_reps: int = 1000  # SPA bootstrap resamples
-    bootstrap_reps: int = 2000  # stationary-bootstrap resamples of the confidence intervals
+    cap: Trials = 20_000  # more combinations than this need a random sample
+    chunk_size: ChunkSize = 1000  # combinations per saved chunk (the resume unit)
+    pbo_blocks: PBOBlocks = 16  # CSCV blocks for the probability of backtest overfitting
+    pbo_max_configs: PBOConfigs = 1500  # above this, PBO uses a seeded random subset
+    spa_max_models: SPAModels = 1500  # above this, SPA tests the best this many (optimistic)
+    spa_reps: SPAReps = 1000  # SPA bootstrap resamples
+    bootstrap_reps: BootstrapReps = 2000  # stationary-bootstrap resamples of the CIs
     holdout_from: str | None = None  # "YYYY-MM-DD": sessions from here on are sealed away
     walkforward: WalkForwardConfig = field(default_factory=WalkForwardConfig)
     grids: tuple[Grid, ...] = ()  # the default grid is named "default"
 
     def __post_init__(self) -> None:
-        for key, (low, high, why) in _RANGES.items():
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise DrainError(f"tune.{key} must be a whole number >= {low}, got {value!r}")
-            if value > high:
-                raise DrainError(f"tune.{key} = {value:,} is above the cap of {high:,} ({why}); "
-                                 f"ask for less")
+        conform(self, "tune")
         if self.pbo_blocks % 2:
             raise DrainError(f"tune.pbo_blocks must be even (CSCV splits the blocks in halves), "
                              f"got {self.pbo_blocks}")
