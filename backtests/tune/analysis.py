@@ -14,7 +14,8 @@
 4. **Re-runs.** The best and every walk-forward choice through vectorbt (``rerun``:
    ``compute_signal -> build_targets -> run_backtest``); the stitched out-of-sample series and
    the best's figures come from these runs, and their distance to the kernel's is reported.
-5. **Benchmark.** SPY bought and held through the same engine and costs (``_spy_buy_and_hold``).
+5. **Benchmark.** SPY bought and held through the same engine and costs
+   (``backtests.sim.benchmarks.buy_and_hold``).
 6. **DSR.** ``backtests.stats.overfitting.deflated_sharpe_ratio`` of the best's excess returns
    against the excess Sharpe of every trial, N = the trials run.
 7. **PBO.** ``probability_of_backtest_overfitting`` (CSCV) on the excess returns of at most
@@ -43,6 +44,7 @@ import pandas as pd
 
 from backtests.run.config import RunConfig
 from backtests.sim.accrual import daily_rates
+from backtests.sim.benchmarks import buy_and_hold
 from backtests.sim.config import BacktestConfig
 from backtests.stats import performance
 from backtests.tune.config import TuneConfig
@@ -292,15 +294,6 @@ def rerun(dataset, window: pd.DataFrame, combo: Combination, backtest: BacktestC
     return run_backtest(targets.orders, window, window[config.cash_rate_ticker], config)
 
 
-def _spy_buy_and_hold(window: pd.DataFrame, backtest: BacktestConfig) -> pd.Series:
-    """Step 5: SPY bought on the first session and held, through the same engine and costs."""
-    from backtests.sim.engine import run_backtest
-
-    orders = pd.DataFrame({"SPY": np.nan}, index=window.index)
-    orders.iloc[0] = 1.0
-    return run_backtest(orders, window, window[backtest.cash_rate_ticker], backtest).returns
-
-
 def _metrics(returns: pd.Series | np.ndarray, cash: np.ndarray) -> dict[str, float]:
     r = np.asarray(returns, dtype=np.float64)
     return {
@@ -454,7 +447,7 @@ def analyse(sweep, selection: Selection, dataset, config: RunConfig, tune: TuneC
         best_returns = runs[best].returns
         best_vbt, best_fast = _metrics(best_returns, cash), _metrics(returns[best], cash)
         agreement = max(abs(best_vbt[m] - best_fast[m]) for m in ("total_return", "sharpe"))
-        spy = _spy_buy_and_hold(window, backtest).rename("SPY")  # step 5
+        spy = buy_and_hold(window, window[backtest.cash_rate_ticker], backtest)  # step 5
         spy_excess = spy.to_numpy() - cash
         advance()
         dsr = _dsr(best_returns.to_numpy() - cash, excess_sharpes, selection.n_trials,
