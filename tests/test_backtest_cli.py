@@ -58,8 +58,26 @@ def test_stats_agree_with_quantstats_and_vectorbt(run_dir):
     assert ours["cagr"] == pytest.approx(acc.annualized(), rel=1e-9)
     # The engine sets vectorbt's default to 252 days, so the two agree without being told.
     assert vbt.settings.returns["year_freq"] == "252 days"
+    # The report's Sharpe and Sortino are of returns in excess of the cash return the engine
+    # credited, which is saved beside them; quantstats agrees on the difference.
     stats = json.loads((run_dir / "stats.json").read_text())
-    assert stats["strategy"]["sharpe"] == pytest.approx(ours["sharpe"], rel=1e-12)
+    assert "13-week T-bill (IRX)" in stats["excess_of"]
+    cash = returns["cash"]
+    reported = stats["statistics"]["strategy"]
+    assert reported["sharpe"] == pytest.approx(qs.stats.sharpe(r - cash, periods=252), rel=1e-9)
+    assert reported["sortino"] == pytest.approx(qs.stats.sortino(r - cash, periods=252),
+                                                rel=1e-9)
+    assert reported["cagr"] == pytest.approx(ours["cagr"], rel=1e-12)  # total, not excess
+    spy = returns["SPY"]
+    assert stats["statistics"]["SPY"]["sharpe"] == pytest.approx(
+        qs.stats.sharpe(spy - cash, periods=252), rel=1e-9)
+    assert reported["information_ratio"] == pytest.approx(
+        qs.stats.sharpe(r - spy, periods=252), rel=1e-9)
+    # the cash column is the engine's own accrual: the strategy's equity over a flat stretch
+    flat = (pd.read_csv(run_dir / "weights.csv", index_col="date").abs().sum(axis=1) == 0)
+    flat_days = flat & flat.shift(1, fill_value=False)
+    assert flat_days.sum() > 5
+    np.testing.assert_allclose(r[flat_days.to_numpy()], cash[flat_days.to_numpy()], atol=1e-12)
 
 
 def test_report_rebuilds_the_same_stats_and_tearsheet(run_dir):

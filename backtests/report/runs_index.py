@@ -31,7 +31,8 @@ def _headline(kind: str, run_dir: Path) -> str:
         return "-" if value is None else f"{value:.2f}"
 
     if kind == "backtest":
-        s = json.loads((run_dir / "stats.json").read_text()).get("strategy", {})
+        s = json.loads((run_dir / "stats.json").read_text())
+        s = s.get("statistics", s).get("strategy", {})
         return (f"CAGR {pct(s.get('cagr'))}, Sharpe {num(s.get('sharpe'))}, "
                 f"max drawdown {pct(s.get('max_drawdown'))}")
     if kind == "tune":
