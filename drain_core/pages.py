@@ -46,9 +46,29 @@ def plotly_script(run_dir: Path, *, self_contained: bool = False) -> str:
     return f"<script src='../{plotly_file_name()}'></script>"
 
 
+def compact(fig: Any) -> Any:
+    """``fig`` with its arrays sent small: dates at midnight as ``YYYY-MM-DD`` text (plotly
+    writes them with nanoseconds otherwise) and float64 arrays as float32, seven significant
+    digits, plenty for a chart (plotly sends both as binary arrays). Changes ``fig`` in place."""
+    import numpy as np
+
+    for trace in fig.data:
+        for key in ("x", "y", "z"):
+            values = getattr(trace, key, None) if key in trace else None
+            if not isinstance(values, np.ndarray):
+                continue
+            if values.dtype.kind == "M":
+                days = values.astype("datetime64[D]")
+                if (days == values).all():
+                    trace[key] = np.datetime_as_string(days).astype(object)
+            elif values.dtype == np.float64:
+                trace[key] = values.astype(np.float32)
+    return fig
+
+
 def figure_div(fig: Any) -> str:
-    """A plotly figure as a ``<div>`` for a page that loads plotly.js itself."""
-    return fig.to_html(full_html=False, include_plotlyjs=False, config=PLOTLY_CONFIG)
+    """A plotly figure as a ``<div>`` (compacted) for a page that loads plotly.js itself."""
+    return compact(fig).to_html(full_html=False, include_plotlyjs=False, config=PLOTLY_CONFIG)
 
 
 def write_page(path: Path, title: str, body: str, *, run_dir: Path | None = None,
@@ -72,3 +92,76 @@ def write_figure(fig: Any, path: Path, *, run_dir: Path | None = None,
     title = fig.layout.title.text or Path(path).stem
     return write_page(path, title, figure_div(fig), run_dir=run_dir,
                       self_contained=self_contained)
+
+
+def column_decimals(values) -> int:
+    """Decimals that show about three significant digits of a column's typical magnitude
+    (its median absolute non-zero value), between 0 and 7: 0.0000615, 0.482, 12.3, 1,234."""
+    import math
+
+    magnitudes = sorted(abs(float(v)) for v in values
+                        if v is not None and v == v and math.isfinite(float(v)) and v != 0)
+    if not magnitudes:
+        return 2
+    typical = magnitudes[len(magnitudes) // 2]
+    return max(0, min(7, 2 - math.floor(math.log10(typical))))
+
+
+def format_number(value: float) -> str:
+    """One number with about three significant digits, never an exponent; a dash if missing."""
+    import math
+
+    if value is None or not math.isfinite(value):
+        return "–"
+    return f"{value:,.{column_decimals([value])}f}"
+
+
+def table_html(frame: Any, *, css_class: str = "tbl") -> str:
+    """A pandas table as HTML a reader can scan: numbers formatted per column (no exponents,
+    thousands separated), dates as YYYY-MM-DD, a default 0, 1, 2... index dropped, column
+    names with spaces, missing values as a dash."""
+    import numbers
+
+    import pandas as pd
+
+    shown = frame.copy()
+    default_index = (isinstance(shown.index, pd.RangeIndex) and shown.index.start == 0
+                     and shown.index.step == 1 and shown.index.name is None)
+    if not default_index:
+        if isinstance(shown.index, pd.DatetimeIndex):
+            shown.index = shown.index.strftime("%Y-%m-%d")
+        shown = shown.reset_index()
+    head = "".join(f"<th>{html.escape(str(c).replace('_', ' '))}</th>" for c in shown.columns)
+    columns = []
+    for name in shown.columns:
+        col = shown[name]
+        if pd.api.types.is_datetime64_any_dtype(col):
+            columns.append([("–" if pd.isna(v) else f"{v:%Y-%m-%d}") for v in col])
+        elif pd.api.types.is_bool_dtype(col):
+            columns.append(["yes" if v else "no" for v in col])
+        elif pd.api.types.is_integer_dtype(col):
+            columns.append([f"{int(v):,}" for v in col])
+        elif pd.api.types.is_float_dtype(col):
+            places = column_decimals(col.to_numpy())
+            columns.append([("–" if not pd.notna(v) or v in (float("inf"), float("-inf"))
+                             else f"{v:,.{places}f}") for v in col])
+        else:
+            columns.append([_cell(v, numbers) for v in col])
+    rows = "".join("<tr>" + "".join(f"<td>{html.escape(cells[i])}</td>" for cells in columns)
+                   + "</tr>" for i in range(len(shown)))
+    return f"<table class='{css_class}'><tr>{head}</tr>{rows}</table>"
+
+
+def _cell(value: Any, numbers: Any) -> str:
+    """One cell of an object column: numbers with four significant digits, no exponent."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, numbers.Integral):
+        return f"{int(value):,}"
+    if isinstance(value, numbers.Real):
+        return format_number(float(value))
+    if hasattr(value, "strftime"):
+        return value.strftime("%Y-%m-%d")
+    return str(value)

@@ -115,10 +115,11 @@ def _line(x: pd.Index, y: pd.Series, name: str, colour: str, width: float = 1.2,
 
 def _figure(title: str, height: int, y_title: str = "") -> go.Figure:
     fig = go.Figure()
-    fig.update_layout(title={"text": title, "font": {"size": 13}}, height=height,
-                      template="plotly_white", hovermode="x unified",
-                      margin={"l": 55, "r": 20, "t": 35, "b": 25},
-                      legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0.3})
+    fig.update_layout(title={"text": title, "font": {"size": 13}, "y": 0.98, "yanchor": "top"},
+                      height=height, template="plotly_white", hovermode="x unified",
+                      margin={"l": 55, "r": 20, "t": 58, "b": 25},
+                      legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0.0,
+                              "font": {"size": 11}})
     fig.update_yaxes(title_text=y_title)
     return fig
 

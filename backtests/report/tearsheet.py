@@ -12,6 +12,8 @@
   metrics table, and the rolling Sharpe and Sortino figures, are recomputed on returns in excess
   of the cash return the engine credited (``cash_returns``). "Time in Market" is the share of
   sessions with a position (from the weights, ``exposure``), not of non-zero returns.
+- its "Information Ratio" row is not annualised: it is replaced by the annualised one
+  (``backtests.stats.performance.information_ratio``), as every other page shows.
 - its year-by-year bars are misplaced (labels crowded left): ``backtests.report.yearly_chart``
   draws that figure instead.
 - its page calls an undefined ``save()`` on load (a console error): the call is removed.
@@ -53,6 +55,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 SVG_SALT = "liquidity-drain"  # fixed SVG ids: the same returns give the same page
+# quantstats metrics rows recomputed on excess returns
 EXCESS_ROWS = ("Sharpe", "Prob. Sharpe Ratio", "Smart Sharpe", "Sortino", "Smart Sortino",
                "Sortino/\u221a2", "Smart Sortino/\u221a2", "Omega", "Max Consecutive Wins",
                "Max Consecutive Losses", "Win Days")
@@ -181,15 +184,24 @@ class _Sheet:
             table = real(*args, returns=returns, benchmark=benchmark, **kwargs)
             strategy = returns.name
             if self.cash is not None:
+                # the page's dates are already matched; matching again would drop the flat
+                # sessions a strategy starts with (zero excess return)
                 over = real(*args, returns=self.excess(returns),
                             benchmark=None if benchmark is None else self.excess(benchmark),
-                            **kwargs)
+                            **{**kwargs, "match_dates": False})
                 rows = [r for r in EXCESS_ROWS if r in table.index and r in over.index]
                 table.loc[rows] = over.loc[rows]
                 if "Risk-Free Rate" in table.index:
                     cash = self.cash.reindex(returns.index).fillna(0.0)
                     rate = (1.0 + cash).prod() ** (PERIODS_PER_YEAR / max(len(cash), 1)) - 1.0
                     table.loc["Risk-Free Rate"] = f"{rate:.1%}"
+            if benchmark is not None and "Information Ratio" in table.index:
+                from backtests.stats.performance import information_ratio
+
+                ratio = information_ratio(returns.to_numpy(),
+                                          benchmark.reindex(returns.index).fillna(0.0).to_numpy())
+                table.loc["Information Ratio", strategy] = f"{ratio:.2f}"
+                table.loc["Information Ratio", benchmark.name] = "-"
             if self.exposure is not None and "Time in Market" in table.index:
                 held = self.exposure.reindex(returns.index).fillna(0.0).abs() > 1e-9
                 table.loc["Time in Market", strategy] = f"{held.mean():.1%}"
