@@ -91,3 +91,25 @@ def test_bootstrap_interval_is_seeded_and_matches_the_normal_interval_for_iid_da
     constant = regime_table(pd.Series(1e-4, index=index), regime, reps=50, seed=1)
     assert constant.loc["scarce", "excess_return_low"] == pytest.approx(1e-4 * 252)
     assert constant.loc["scarce", "excess_return_high"] == pytest.approx(1e-4 * 252)
+
+
+def test_ended_tickers_from_weights_and_prices_on_a_hand_case():
+    from backtests.report.data_notes import describe, ended_tickers
+
+    index = pd.bdate_range("2025-12-29", periods=6)  # Mon 29 Dec .. Mon 5 Jan
+    prices = pd.DataFrame({"BTC": [100.0, 101.0, np.nan, np.nan, np.nan, np.nan],
+                           "ETH": [10.0, 11.0, 12.0, np.nan, np.nan, np.nan],
+                           "SPY": [1.0, 1.0, 1.0, 1.0, 1.0, 1.0]}, index=index)
+    weights = pd.DataFrame({"BTC": [-0.05, -0.04, -0.04, -0.04, 0.0, 0.0],
+                            "ETH": [0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+                            "SPY": [0.5] * 6}, index=index)
+    btc, eth = ended_tickers(prices, weights)
+    assert btc == {"ticker": "BTC", "last_price": "2025-12-30", "weight_at_last_price": -0.04,
+                   "stale_sessions": 2, "first_stale": "2025-12-31", "last_stale": "2026-01-01",
+                   "max_stale_weight": 0.04, "closed_on": "2026-01-02"}
+    assert eth["last_price"] == "2025-12-31" and eth["stale_sessions"] == 0
+    assert "closed on 2026-01-02" in describe(btc) and "2 sessions" in describe(btc)
+    assert "no position was held" in describe(eth)
+    held = weights.assign(BTC=-0.04)
+    assert ended_tickers(prices, held)[0]["closed_on"] is None
+    assert "still held at the window's end" in describe(ended_tickers(prices, held)[0])
