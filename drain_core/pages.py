@@ -119,7 +119,8 @@ def format_number(value: float) -> str:
 def table_html(frame: Any, *, css_class: str = "tbl") -> str:
     """A pandas table as HTML a reader can scan: numbers formatted per column (no exponents,
     thousands separated), dates as YYYY-MM-DD, a default 0, 1, 2... index dropped, column
-    names with spaces, missing values as a dash."""
+    names with spaces, missing values as a dash; text cells carry class ``txt`` (to align
+    them left)."""
     import numbers
 
     import pandas as pd
@@ -132,8 +133,10 @@ def table_html(frame: Any, *, css_class: str = "tbl") -> str:
             shown.index = shown.index.strftime("%Y-%m-%d")
         shown = shown.reset_index()
     head = "".join(f"<th>{html.escape(str(c).replace('_', ' '))}</th>" for c in shown.columns)
-    columns = []
+    columns, text = [], []
     for name in shown.columns:
+        text.append(not pd.api.types.is_numeric_dtype(shown[name])
+                    or pd.api.types.is_bool_dtype(shown[name]))
         col = shown[name]
         if pd.api.types.is_datetime64_any_dtype(col):
             columns.append([("–" if pd.isna(v) else f"{v:%Y-%m-%d}") for v in col])
@@ -147,7 +150,9 @@ def table_html(frame: Any, *, css_class: str = "tbl") -> str:
                              else f"{v:,.{places}f}") for v in col])
         else:
             columns.append([_cell(v, numbers) for v in col])
-    rows = "".join("<tr>" + "".join(f"<td>{html.escape(cells[i])}</td>" for cells in columns)
+    tags = ["<td class='txt'>" if is_text else "<td>" for is_text in text]
+    rows = "".join("<tr>" + "".join(f"{tag}{html.escape(cells[i])}</td>"
+                                    for tag, cells in zip(tags, columns, strict=True))
                    + "</tr>" for i in range(len(shown)))
     return f"<table class='{css_class}'><tr>{head}</tr>{rows}</table>"
 

@@ -68,6 +68,13 @@ def test_regime_table_on_a_hand_case():
     assert d["sessions"] == 0 and d["share"] == 0.0 and math.isnan(d["sharpe"])
 
 
+def test_a_flat_sessions_rounding_is_not_a_hit():
+    index = pd.bdate_range("2024-01-01", periods=4)
+    excess = pd.Series([1e-19, -1e-19, 0.01, -0.01], index=index)
+    table = regime_table(excess, pd.Series("scarce", index=index), reps=0)
+    assert table.loc["scarce", "hit_rate"] == 0.25
+
+
 def test_regime_is_the_one_known_at_the_previous_close():
     lagged = regime_at_previous_close(HAND["regime"])
     assert lagged.isna().iloc[0] and lagged.iloc[3] == "scarce" and lagged.iloc[2] == "abundant"
@@ -113,3 +120,18 @@ def test_ended_tickers_from_weights_and_prices_on_a_hand_case():
     held = weights.assign(BTC=-0.04)
     assert ended_tickers(prices, held)[0]["closed_on"] is None
     assert "still held at the window's end" in describe(ended_tickers(prices, held)[0])
+
+
+def test_tables_read_without_exponents_or_a_default_index():
+    from drain_core.pages import format_number, table_html
+
+    frame = pd.DataFrame({"p_value": [6.154e-05, 0.0123], "n": [12, 1500],
+                          "when": pd.to_datetime(["2024-01-02", None]), "name": ["a", None]})
+    page = table_html(frame)
+    assert "e-0" not in page and "<td>0</td>" not in page and "<th>p value</th>" in page
+    assert "0.0000615" in table_html(frame.iloc[:1]) and "1,500" in page
+    assert "2024-01-02" in page and "00:00" not in page and page.count("–") == 2
+    assert [format_number(v) for v in (6.154e-05, 0.5, 12.34, 123456.7, float("nan"))] == [
+        "0.0000615", "0.500", "12.3", "123,457", "–"]
+    assert ">2024-01-03</td>" in table_html(frame.set_index(pd.DatetimeIndex(
+        ["2024-01-03", "2024-01-04"])))

@@ -95,7 +95,7 @@ h1{margin-bottom:.2em} h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margi
 font-size:.9em;white-space:nowrap}
 table.tbl{border-collapse:collapse;font-size:.85em;margin:.6em 0}
 table.tbl th,table.tbl td{border:1px solid #ddd;padding:.25em .5em;text-align:right}
-table.tbl th{background:#f5f5f5} table.tbl td:first-child{text-align:left}
+table.tbl th{background:#f5f5f5} table.tbl td:first-child,table.tbl td.txt{text-align:left}
 .claim{font-style:italic;color:#444} .headline{font-size:1.1em;font-weight:600}
 .counter{border-left:6px solid #d62728;padding-left:1em}
 .support{border-left:6px solid #1f77b4;padding-left:1em}

@@ -4,7 +4,8 @@ A session's regime is the one known at the previous close (the signal's regime l
 session, ``regime_at_previous_close``): the regime a trader could act on before that session's
 return. For each regime the table gives the share of sessions, the annualised mean excess
 return, the annualised volatility, the Sharpe ratio, the hit rate (share of sessions whose excess
-return is positive) and the worst drawdown of the excess-return curve that compounds only that
+return is positive; a flat book's excess return, zero but for rounding below ``FLAT``, is not a
+hit) and the worst drawdown of the excess-return curve that compounds only that
 regime's sessions, in order. Intervals come from a stationary block bootstrap (arch) of the whole
 joint path of returns and regimes, so that regime spells and volatility clustering survive the
 resampling; every statistic is recomputed per regime on each resampled path.
@@ -22,6 +23,7 @@ STATISTICS = ("share", "excess_return", "volatility", "sharpe", "hit_rate", "max
 BLOCK = 21  # mean block length of the bootstrap, in sessions (about a month)
 REPS = 1000
 LEVEL = 0.90
+FLAT = 1e-12  # an excess return this close to zero is a flat session's rounding
 
 
 def regime_at_previous_close(regime: pd.Series) -> pd.Series:
@@ -39,7 +41,7 @@ def _point(excess: np.ndarray, labels: np.ndarray, regime: str) -> dict[str, flo
         "excess_return": float(chosen.mean() * PERIODS_PER_YEAR),
         "volatility": float(volatility(chosen)),
         "sharpe": float(sharpe(chosen)),
-        "hit_rate": float((chosen > 0).mean()),
+        "hit_rate": float((chosen > FLAT).mean()),
         "max_drawdown": float(max_drawdown(chosen)),
     }
 
