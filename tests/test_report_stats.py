@@ -135,3 +135,16 @@ def test_tables_read_without_exponents_or_a_default_index():
         "0.0000615", "0.500", "12.3", "123,457", "–"]
     assert ">2024-01-03</td>" in table_html(frame.set_index(pd.DatetimeIndex(
         ["2024-01-03", "2024-01-04"])))
+
+
+def test_tables_of_several_series_share_the_paths_and_match_one_by_one():
+    from backtests.stats.regimes import regime_tables
+
+    rng = np.random.default_rng(2)
+    index = pd.bdate_range("2020-01-01", periods=300)
+    frame = pd.DataFrame(rng.normal(0, 0.01, (300, 2)), index=index, columns=["a", "b"])
+    regime = pd.Series(np.repeat(["abundant", "draining", "scarce"], 100), index=index)
+    tables = regime_tables(frame, regime, reps=100, seed=4)
+    for name in frame:
+        pd.testing.assert_frame_equal(tables[name],
+                                      regime_table(frame[name], regime, reps=100, seed=4))

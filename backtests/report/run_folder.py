@@ -32,7 +32,7 @@ from backtests.report.data_notes import describe, ended_tickers
 from backtests.report.tearsheet import write_tearsheet
 from backtests.run.pipeline import PipelineResult
 from backtests.stats.performance import excess, summary
-from backtests.stats.regimes import REPS, regime_at_previous_close, regime_table
+from backtests.stats.regimes import REPS, regime_at_previous_close, regime_tables
 from drain_core.errors import DrainError
 from drain_core.tomlfile import write_toml
 
@@ -186,8 +186,8 @@ def regime_stats(run_dir: Path, *, reps: int = REPS) -> dict[str, pd.DataFrame]:
     returns = _read(run_dir, "returns.csv")
     regime = regime_at_previous_close(_read(run_dir, "signal.csv")["regime"])
     cash = returns["cash"].fillna(0.0) if "cash" in returns else 0.0 * returns["strategy"]
-    return {name: regime_table(excess(returns[name].fillna(0.0), cash), regime, reps=reps)
-            for name in returns.columns if name not in NOT_SERIES}
+    series = [name for name in returns.columns if name not in NOT_SERIES]
+    return regime_tables(excess(returns[series].fillna(0.0), cash), regime, reps=reps)
 
 
 def stats_document(run_dir: Path, manifest: dict, *, reps: int = REPS) -> dict:
