@@ -122,6 +122,8 @@ def test_report_page_shows_the_tables_and_all_five_figures(reports, tmp_path):
                  "BTC-USD: price data ends", "Resolved configuration"):
         assert text in dom, text
     assert dom.count("regime: scarce") >= 3  # a shading legend on equity, drawdown, composite
+    source = (reports / "demo" / "report.html").read_text()
+    assert source.count('"type":"rect"') >= 3 * 3  # shading drawn on those three figures
 
 
 def test_the_check_sees_a_script_error_and_a_figure_without_data(tmp_path):
