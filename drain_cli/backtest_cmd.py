@@ -21,6 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--start", help="first session traded (YYYY-MM-DD)")
     parser.add_argument("--end", help="last session used, for data and trades (YYYY-MM-DD)")
     parser.add_argument("--name", help="run folder name under reports/ (default: variant-time)")
+    parser.add_argument("--self-contained", action="store_true", dest="self_contained",
+                        help="inline plotly.js in report.html (one file to mail, ~5 MB more) "
+                             "instead of sharing one copy in the reports folder")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,28 +54,33 @@ def _run(args: argparse.Namespace, config: RunConfig, sidecar: Sidecar) -> int:
     prepared = sidecar.submit(prepare_run, config, start=args.start, end=args.end)
     sidecar.submit(import_plotting)
 
-    from backtests.report.run_folder import run_stats, save_run
+    from backtests.report.run_folder import cash_label, run_stats, save_run
     from backtests.report.runs_index import update_index
     from backtests.run.pipeline import simulate  # vectorbt: about 2 s, beside the sidecar's work
     from drain_core.paths import atomic_run_dir, reports_root
 
     result = simulate(prepared.result())
     with atomic_run_dir(name) as tmp:
-        save_run(result, tmp, name=name, argv=sys.argv[1:], tearsheets=sidecar)
+        save_run(result, tmp, name=name, argv=sys.argv[1:], tearsheets=sidecar,
+                 self_contained=args.self_contained)
         stats = run_stats(tmp)
     update_index(reports_root())
-    _print_summary(stats, reports_root() / name)
+    _print_summary(stats, reports_root() / name,
+                   cash_label(config.backtest.cash_rate_ticker))
     return 0
 
 
-def _print_summary(stats: dict[str, dict[str, float]], run_dir) -> None:
+def _print_summary(stats: dict[str, dict[str, float]], run_dir, excess_of: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    rows = [("CAGR", "cagr", "pct"), ("Volatility", "volatility", "pct"),
-            ("Sharpe", "sharpe", "num"), ("Sortino", "sortino", "num"),
-            ("Max drawdown", "max_drawdown", "pct"), ("Turnover / year", "turnover", "num"),
-            ("Gross exposure", "gross_exposure", "num"), ("Net exposure", "net_exposure", "num")]
+    rows = [("Total return", "total_return", "pct"), ("CAGR", "cagr", "pct"),
+            ("Volatility", "volatility", "pct"), ("Sharpe (excess)", "sharpe", "num"),
+            ("Sortino (excess)", "sortino", "num"),
+            ("Information ratio vs SPY", "information_ratio", "num"),
+            ("Max drawdown", "max_drawdown", "pct"), ("Time in market", "time_in_market", "pct"),
+            ("Turnover / year", "turnover", "num"), ("Gross exposure", "gross_exposure", "num"),
+            ("Net exposure", "net_exposure", "num")]
     table = Table(title=f"Backtest summary ({run_dir})")
     table.add_column("metric")
     for col in stats:
@@ -86,4 +94,7 @@ def _print_summary(stats: dict[str, dict[str, float]], run_dir) -> None:
             else:
                 cells.append(f"{value:.1%}" if kind == "pct" else f"{value:.2f}")
         table.add_row(label, *cells)
-    Console(width=110).print(table)
+    console = Console(width=110)
+    console.print(table)
+    console.print(f"Sharpe, Sortino and information ratio: returns in excess of {excess_of}; "
+                  f"total return and CAGR are total.")

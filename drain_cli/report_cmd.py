@@ -9,6 +9,8 @@ from pathlib import Path
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``drain report``."""
     parser.add_argument("run_dir", help="a folder written by 'drain backtest'")
+    parser.add_argument("--self-contained", action="store_true", dest="self_contained",
+                        help="inline plotly.js in report.html (one file to mail)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -20,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
     if not run_dir.is_dir():
         raise DrainError(f"{run_dir} is not a folder; pass a run folder under reports/")
-    build_reports(run_dir)
+    build_reports(run_dir, self_contained=args.self_contained)
     update_index(run_dir.parent)
     print(f"rebuilt reports in {run_dir}")
     return 0

@@ -1,8 +1,8 @@
 """``drain thesis``: test each claim of the thesis, for and against, and write its report.
 
 Writes ``reports/thesis-<last session>/`` (or ``--name``) atomically: ``index.html``
-(self-contained, interactive charts, plotly.js inlined once) and ``thesis.json`` (every
-statistic, NaN as null).
+(interactive charts; plotly.js shared from the reports folder) and ``thesis.json`` (every
+statistic, NaN as null). A progress display on stderr names each stage while it runs.
 Prints one table: claim, headline statistic, verdict. A claim without enough data (a short
 window, crypto missing) is marked "insufficient data" with the reason; the command still succeeds.
 """
@@ -10,6 +10,7 @@ window, crypto missing) is marked "insufficient data" with the reason; the comma
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from drain_cli.args import parse_date, run_name
@@ -35,6 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="bootstrap replications (default 1000)")
     parser.add_argument("--name", metavar="NAME",
                         help="output folder under the reports root (default thesis-<end date>)")
+    parser.add_argument("--no-progress", action="store_true", dest="no_progress",
+                        help="no progress display (it shows only on a terminal anyway)")
 
 
 def _config_path(path: str | None) -> Path:
@@ -73,7 +76,9 @@ def run(args: argparse.Namespace) -> int:
     from backtests.report.runs_index import update_index
     from drain_core.paths import atomic_run_dir, reports_root
     from drain_data import load_dataset
-    from thesis import run_thesis, write_report
+    from thesis import write_report
+    from thesis.inputs import build_inputs
+    from thesis.run import CLAIM_MODULES, ThesisRun, run_claims
 
     started = time.perf_counter()
     signal, strategy, thesis = _configs(args)  # a bad config fails before any work
@@ -85,17 +90,41 @@ def run(args: argparse.Namespace) -> int:
     if end is not None and end < first:
         raise DrainError(f"--end {end.date()} is before the data begins ({first.date()}); the "
                          f"data covers {first.date()} to {last.date()}")
-    result = run_thesis(dataset, signal_config=signal, strategy=strategy, config=thesis,
-                        start=start, end=end)
-    window = result.inputs.window
-    default = f"thesis-{window[-1].date()}" if len(window) else "thesis-empty"
-    folder = run_name(args.name, default)
-    meta = result.meta(command="drain thesis", config_file=str(_config_path(args.config)))
-    with atomic_run_dir(folder) as tmp:
-        write_report(result.claims, tmp, meta)
-    update_index(reports_root())
+    with _progress(not args.no_progress and sys.stderr.isatty()) as progress:
+        task = progress.add_task("signal and inputs", total=len(CLAIM_MODULES) + 2)
+        inputs = build_inputs(dataset, signal_config=signal, strategy=strategy, config=thesis,
+                              start=start, end=end)
+        progress.advance(task)
+        claims, seconds = [], {}
+        for module in CLAIM_MODULES:
+            progress.update(task, description=f"claim: {module.TITLE}")
+            part = run_claims(inputs, (module,))
+            claims += part.claims
+            seconds.update(part.seconds)
+            progress.advance(task)
+        result = ThesisRun(inputs=inputs, claims=claims, seconds=seconds)
+        progress.update(task, description="writing the report")
+        window = result.inputs.window
+        default = f"thesis-{window[-1].date()}" if len(window) else "thesis-empty"
+        folder = run_name(args.name, default)
+        meta = result.meta(command="drain thesis", config_file=str(_config_path(args.config)))
+        with atomic_run_dir(folder) as tmp:
+            write_report(result.claims, tmp, meta)
+        update_index(reports_root())
+        progress.advance(task)
     _print_summary(result, reports_root() / folder, time.perf_counter() - started)
     return 0
+
+
+def _progress(show: bool):
+    """A rich progress display on stderr for the stages of ``drain thesis`` (hidden when not
+    ``show``, and gone once done)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("{task.description}", style="bold"), BarColumn(),
+                    TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                    console=Console(stderr=True), disable=not show, transient=True)
 
 
 def _print_summary(result, run_dir: Path, seconds: float) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from signals.composite import SignalResult
@@ -30,10 +32,14 @@ def _markets(dataset):
     return dataset.prices[cols].loc[pd.Timestamp(PLOT_START):] if cols else None
 
 
-def write_signal_html(dataset, result: SignalResult, path) -> None:
-    """Self-contained plotly page: composite shaded by regime, z-scores, SPY and BTC."""
+def write_signal_html(dataset, result: SignalResult, path, *,
+                      self_contained: bool = False) -> None:
+    """Plotly page: composite shaded by regime, z-scores, SPY and BTC (plotly.js shared from
+    the reports folder unless ``self_contained``, see ``drain_core.pages``)."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
+
+    from drain_core.pages import write_figure
 
     z = result.zscores.loc[PLOT_START:]
     composite = result.composite.loc[PLOT_START:]
@@ -43,9 +49,6 @@ def write_signal_html(dataset, result: SignalResult, path) -> None:
                         "Component z-scores (expanding, winsorised; higher = more drain)",
                         "SPY and BTC-USD (log scale)"),
     )
-    for start, end, regime in regime_runs(result.regime.loc[PLOT_START:]):
-        fig.add_vrect(x0=start, x1=end, fillcolor=REGIME_COLOURS[regime], opacity=0.15,
-                      line_width=0, layer="below", row=1, col=1)
     fig.add_trace(go.Scatter(x=composite.index, y=composite, name="composite (gated)",
                              line={"color": "black", "width": 1.4}), row=1, col=1)
     fig.add_trace(go.Scatter(x=composite.index, y=result.composite_ungated.loc[PLOT_START:],
@@ -66,10 +69,14 @@ def write_signal_html(dataset, result: SignalResult, path) -> None:
             fig.add_trace(go.Scatter(x=series.index, y=series, name=col,
                                      line={"color": colour, "width": 1}), row=3, col=1)
         fig.update_yaxes(type="log", row=3, col=1)
+    # shading last: plotly drops shapes added to a subplot before it holds any trace
+    for start, end, regime in regime_runs(result.regime.loc[PLOT_START:]):
+        fig.add_vrect(x0=start, x1=end, fillcolor=REGIME_COLOURS[regime], opacity=0.15,
+                      line_width=0, layer="below", row=1, col=1)
     fig.update_xaxes(range=[PLOT_START, str(result.composite.index[-1].date())])
     fig.update_layout(height=1000, template="plotly_white", hovermode="x unified",
                       title=f"liquidity-drain signal as of {result.composite.index[-1].date()}")
-    fig.write_html(str(path), include_plotlyjs=True, full_html=True)
+    write_figure(fig, Path(path), self_contained=self_contained)
 
 
 def write_signal_png(dataset, result: SignalResult, path) -> None:

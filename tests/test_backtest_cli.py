@@ -35,7 +35,7 @@ def test_run_folder_holds_every_output(run_dir):
     for name in ("returns.csv", "equity.csv", "weights.csv", "signal.csv", "contributions.csv",
                  "manifest.json", "config.toml", "stats.json", "tearsheet.html", "report.html"):
         assert (run_dir / name).stat().st_size > 0, name
-    assert (run_dir.parent / "index.html").read_text().count("e2e/report.html") == 1
+    assert (run_dir.parent / "index.html").read_text().count("<a href='e2e/report.html'>e2e<") == 1
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["start"] >= START and len(manifest["data_fingerprint"]) == 16
     assert manifest["versions"]["vectorbt"].startswith("1.2")
@@ -58,8 +58,66 @@ def test_stats_agree_with_quantstats_and_vectorbt(run_dir):
     assert ours["cagr"] == pytest.approx(acc.annualized(), rel=1e-9)
     # The engine sets vectorbt's default to 252 days, so the two agree without being told.
     assert vbt.settings.returns["year_freq"] == "252 days"
+    # The report's Sharpe and Sortino are of returns in excess of the cash return the engine
+    # credited, which is saved beside them; quantstats agrees on the difference.
     stats = json.loads((run_dir / "stats.json").read_text())
-    assert stats["strategy"]["sharpe"] == pytest.approx(ours["sharpe"], rel=1e-12)
+    assert "13-week T-bill (IRX)" in stats["excess_of"]
+    cash = returns["cash"]
+    reported = stats["statistics"]["strategy"]
+    assert reported["sharpe"] == pytest.approx(qs.stats.sharpe(r - cash, periods=252), rel=1e-9)
+    assert reported["sortino"] == pytest.approx(qs.stats.sortino(r - cash, periods=252),
+                                                rel=1e-9)
+    assert reported["cagr"] == pytest.approx(ours["cagr"], rel=1e-12)  # total, not excess
+    spy = returns["SPY"]
+    assert stats["statistics"]["SPY"]["sharpe"] == pytest.approx(
+        qs.stats.sharpe(spy - cash, periods=252), rel=1e-9)
+    assert reported["information_ratio"] == pytest.approx(
+        qs.stats.sharpe(r - spy, periods=252), rel=1e-9)
+    # the cash column is the engine's own accrual: the strategy's equity over a flat stretch
+    flat = (pd.read_csv(run_dir / "weights.csv", index_col="date").abs().sum(axis=1) == 0)
+    flat_days = flat & flat.shift(1, fill_value=False)
+    assert flat_days.sum() > 5
+    np.testing.assert_allclose(r[flat_days.to_numpy()], cash[flat_days.to_numpy()], atol=1e-12)
+
+
+def test_pages_share_plotly_name_the_rate_and_show_regimes_and_ended_tickers(run_dir):
+    from drain_core.pages import plotly_file_name
+
+    page = (run_dir / "report.html").read_text()
+    assert f"src='../{plotly_file_name()}'" in page
+    assert (run_dir.parent / plotly_file_name()).is_file()
+    assert (run_dir / "report.html").stat().st_size < 1_500_000
+    assert (run_dir / "tearsheet.html").stat().st_size < 1_500_000
+    assert "in excess of the 13-week T-bill (IRX)" in page
+    tearsheet = (run_dir / "tearsheet.html").read_text()
+    assert "Benchmark: SPY" in tearsheet and 'onload="save()"' not in tearsheet
+    assert "in excess of the 13-week T-bill (IRX)" in tearsheet
+    stats = json.loads((run_dir / "stats.json").read_text())
+    regimes = stats["regimes"]["strategy"]
+    assert set(regimes) == {"abundant", "draining", "scarce"}
+    shares = sum(r["share"] for r in regimes.values())
+    assert 0.99 < shares <= 1.0  # the first session has no regime known before it
+    for row in regimes.values():
+        if row["sessions"] > 20:
+            assert row["sharpe_low"] <= row["sharpe"] <= row["sharpe_high"]
+    # BTC-USD and ETH-USD data end inside this window: the dates and weights are noted
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    ended = {r["ticker"]: r for r in manifest["ended_tickers"]}
+    assert {"BTC-USD", "ETH-USD"} <= set(ended)
+    weights = pd.read_csv(run_dir / "weights.csv", index_col="date")
+    btc = ended["BTC-USD"]
+    assert btc["weight_at_last_price"] == pytest.approx(weights.loc[btc["last_price"], "BTC-USD"])
+    assert "BTC-USD: price data ends" in page and stats["data_notes"] == manifest["data_notes"]
+
+
+def test_report_can_inline_plotly_for_one_mailable_file(run_dir, tmp_path):
+    import shutil
+
+    copy = tmp_path / "mail" / "run"
+    shutil.copytree(run_dir, copy)
+    assert main(["report", str(copy), "--self-contained"]) == 0
+    page = (copy / "report.html").read_text()
+    assert "src='../plotly" not in page and len(page) > 4_000_000
 
 
 def test_report_rebuilds_the_same_stats_and_tearsheet(run_dir):
@@ -122,25 +180,41 @@ def test_bad_input_is_one_line_exit_2_nothing_written(capsys, tmp_path):
     assert "not a complete backtest run" in _bad(capsys, tmp_path, ["report", str(tmp_path)])
 
 
-def test_index_lists_runs_of_every_kind(tmp_path):
+def test_index_lists_runs_of_every_kind_newest_first(tmp_path):
+    import time
+
     from backtests.report.runs_index import update_index
 
+    manifest = json.dumps({"start": "2020-01-02", "end": "2021-06-30",
+                           "created_at": "2026-01-02T10:00:00+00:00",
+                           "config": {"strategy": {"variant": "long_only_tilt"}}})
     for folder, files in {
-        "bt": {"report.html": "", "tearsheet.html": "",
-               "stats.json": '{"strategy": {"cagr": 0.1, "sharpe": 1.5, "max_drawdown": -0.2}}'},
-        "tn": {"overfitting.html": "", "summary.json": '{"n_trials": 12, "oos_sharpe": 0.5, '
-               '"dsr": 0.3, "pbo": 0.25}'},
-        "th": {"index.html": "", "thesis.json": "{}"},
+        "bt": {"report.html": "", "tearsheet.html": "", "manifest.json": manifest,
+               "stats.json": '{"statistics": {"strategy": {"cagr": 0.1, "sharpe": 1.5, '
+                             '"max_drawdown": -0.2}}}'},
+        "tn": {"overfitting.html": "", "heatmaps/leg_size.html": "", "stability.html": "",
+               "summary.json": '{"n_trials": 12, "oos_sharpe": 0.5, "dsr": 0.3, "pbo": 0.25}'},
+        "th": {"index.html": "", "thesis.json": '{"meta": {"start": "2015-01-02", "end": '
+               '"2025-12-31"}, "claims": [{"verdict": "mixed"}, {"verdict": "mixed"}]}'},
         "sg": {"signal.html": "", "signal.png": ""},
+        "broken": {"report.html": "", "stats.json": "{not json"},
         ".tmp-run": {"report.html": "", "stats.json": "{}"},
         "junk": {"notes.txt": ""},
     }.items():
-        (tmp_path / folder).mkdir()
         for name, text in files.items():
+            (tmp_path / folder / name).parent.mkdir(parents=True, exist_ok=True)
             (tmp_path / folder / name).write_text(text)
+        time.sleep(0.01)  # mtimes in creation order for the folders without a manifest
     page = update_index(tmp_path).read_text()
     assert "CAGR 10.0%, Sharpe 1.50, max drawdown -20.0%" in page
     assert "12 trials, OOS Sharpe 0.50, DSR 0.30, PBO 25.0%" in page
-    for link in ("bt/report.html", "tn/overfitting.html", "th/index.html", "sg/signal.html"):
+    assert "2020-01-02 to 2021-06-30" in page and "long_only_tilt" in page
+    assert "2015-01-02 to 2025-12-31" in page and "2 mixed" in page
+    for link in ("bt/report.html", "bt/tearsheet.html", "tn/overfitting.html",
+                 "tn/heatmaps/leg_size.html", "tn/stability.html", "th/index.html",
+                 "sg/signal.html"):
         assert f"href='{link}'" in page
     assert ".tmp-run" not in page and "junk" not in page
+    assert "broken: skipped, it cannot be read (JSONDecodeError" in page
+    order = [page.index(f"href='{run}/") for run in ("sg", "th", "tn", "bt")]
+    assert order == sorted(order)  # newest first; bt's manifest says 2026-01-02

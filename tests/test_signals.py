@@ -12,6 +12,7 @@ import pytest
 from drain_cli.main import main
 from drain_core.configs import default_config_path
 from drain_core.errors import DrainError
+from drain_core.pages import plotly_file_name
 from drain_data import load_dataset
 from drain_data.calendar import nyse_sessions
 from drain_data.releases import issuance_available_at
@@ -344,7 +345,8 @@ def test_bad_toml_files(tmp_path):
 
 def _reports(tmp_path):
     root = tmp_path / "reports"
-    return sorted(p.name for p in root.iterdir() if p.name != "index.html") if root.exists() else []
+    shared = ("index.html", plotly_file_name())  # written once per reports folder
+    return sorted(p.name for p in root.iterdir() if p.name not in shared) if root.exists() else []
 
 
 @pytest.mark.parametrize(
@@ -385,4 +387,6 @@ def test_cli_writes_the_run_folder(tmp_path, capsys):
     assert {"composite", "composite_ungated", "regime", "raw_sofr_iorb", "z_sofr_iorb"} <= set(
         frame.columns)
     html = (folder / "signal.html").read_text()
-    assert "<script" in html and 'src="http' not in html  # self-contained: no CDN script
+    assert "<script" in html and 'src="http' not in html  # no CDN script: a shared copy
+    assert f"src='../{plotly_file_name()}'" in html
+    assert html.count('"type":"rect"') >= 3  # the regime shading (plotly drops early shapes)

@@ -170,7 +170,11 @@ def test_report_is_self_contained_json_has_no_nan(tmp_path, default_run):
     from plotly.offline import get_plotlyjs
 
     run = default_run
-    write_report(run.claims, tmp_path, run.meta())
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    write_report(run.claims, shared, run.meta())  # plotly.js from the reports folder
+    assert "<script src='../plotly-" in (shared / "index.html").read_text()
+    write_report(run.claims, tmp_path, run.meta(), self_contained=True)
     text = (tmp_path / "index.html").read_text()
     assert text.count(get_plotlyjs()[:200]) == 1  # plotly.js inlined exactly once
     assert "<script src=" not in text  # nothing fetched at read time

@@ -1,4 +1,7 @@
-"""Write a thesis run as ``index.html`` (self-contained, plotly.js inlined once) and JSON.
+"""Write a thesis run as ``index.html`` and JSON.
+
+The page loads plotly.js from the reports folder (``drain_core.pages``), or inlines it when
+written self-contained; its tables are formatted per column (no exponents, no 0/1/2 index).
 
 Every statistic of every claim goes into the JSON, NaN and infinities as ``null``. The HTML shows
 the verdicts first (claims and counter-evidence side by side), the verdict rule, then one section
@@ -16,8 +19,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from plotly.offline import get_plotlyjs
 
+from drain_core.pages import figure_div, format_number, table_html, write_page
 from thesis.result import COMBINE_RULE, SUBTEST_RULE, ClaimResult, SubTest
 
 BADGE = {"supported": "#2ca02c", "mixed": "#e6a100", "not supported": "#d62728",
@@ -92,7 +95,7 @@ h1{margin-bottom:.2em} h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margi
 font-size:.9em;white-space:nowrap}
 table.tbl{border-collapse:collapse;font-size:.85em;margin:.6em 0}
 table.tbl th,table.tbl td{border:1px solid #ddd;padding:.25em .5em;text-align:right}
-table.tbl th{background:#f5f5f5} table.tbl td:first-child{text-align:left}
+table.tbl th{background:#f5f5f5} table.tbl td:first-child,table.tbl td.txt{text-align:left}
 .claim{font-style:italic;color:#444} .headline{font-size:1.1em;font-weight:600}
 .counter{border-left:6px solid #d62728;padding-left:1em}
 .support{border-left:6px solid #1f77b4;padding-left:1em}
@@ -109,22 +112,14 @@ def _badge(verdict: str) -> str:
 
 def _fmt(value: Any) -> str:
     if isinstance(value, float | np.floating):
-        return "–" if not math.isfinite(value) else f"{value:.4g}"
+        return format_number(float(value))
     if isinstance(value, pd.Timestamp):
         return str(value.date())
     return html.escape(str(value))
 
 
 def _table(frame: pd.DataFrame) -> str:
-    shown = frame.copy()
-    for col in shown.columns:
-        if pd.api.types.is_datetime64_any_dtype(shown[col]):
-            shown[col] = shown[col].dt.strftime("%Y-%m-%d")
-    if isinstance(shown.index, pd.DatetimeIndex):
-        shown.index = shown.index.strftime("%Y-%m-%d")
-    body = shown.to_html(classes="tbl", border=0, na_rep="–",
-                         float_format=lambda v: f"{v:.4g}", escape=True)
-    return body
+    return table_html(frame, css_class="tbl")
 
 
 def _subtests(claim: ClaimResult) -> str:
@@ -152,8 +147,7 @@ def _section(claim: ClaimResult) -> str:
         parts.append(f'<p class="reason">Insufficient data: {html.escape(claim.reason)}</p>')
     parts.append(_subtests(claim))
     for fig in claim.figures:
-        parts.append(fig.to_html(full_html=False, include_plotlyjs=False,
-                                 config={"displaylogo": False, "responsive": True}))
+        parts.append(figure_div(fig))
     for name, frame in claim.tables.items():
         if frame is None or len(frame) == 0:
             continue
@@ -190,8 +184,8 @@ def _failures(claims: list[ClaimResult]) -> str:
     return f'<div class="box"><h3>Evidence against the thesis</h3>{body}</div>'
 
 
-def render_html(claims: list[ClaimResult], meta: dict[str, Any]) -> str:
-    """The full self-contained page."""
+def render_body(claims: list[ClaimResult], meta: dict[str, Any]) -> str:
+    """The page's body: verdicts, rule, data notes, one section per claim, configuration."""
     info = (f"Window {meta.get('start')} to {meta.get('end')} ({meta.get('sessions')} sessions); "
             f"data fingerprint {meta.get('dataset_fingerprint')}; generated "
             f"{meta.get('generated_at')}.")
@@ -209,16 +203,16 @@ def render_html(claims: list[ClaimResult], meta: dict[str, Any]) -> str:
     config = html.escape(json.dumps(jsonable(meta.get("config", {})), indent=1))
     body.append(f"<h2>Configuration</h2><details><summary>parameters of this run</summary>"
                 f"<pre>{config}</pre></details>")
-    return ("<!DOCTYPE html><html><head><meta charset='utf-8'>"
-            "<title>liquidity-drain thesis</title>"
-            f"<style>{CSS}</style><script type='text/javascript'>{get_plotlyjs()}</script>"
-            "</head><body>" + "\n".join(body) + "</body></html>")
+    return "\n".join(body)
 
 
-def write_report(claims: list[ClaimResult], folder: Path, meta: dict[str, Any]) -> None:
-    """Write ``index.html`` and ``thesis.json`` into ``folder``."""
+def write_report(claims: list[ClaimResult], folder: Path, meta: dict[str, Any], *,
+                 self_contained: bool = False) -> None:
+    """Write ``index.html`` (plotly.js from ``folder``'s parent unless ``self_contained``) and
+    ``thesis.json`` into ``folder``."""
     folder = Path(folder)
     document = thesis_json(claims, meta)
     (folder / "thesis.json").write_text(json.dumps(document, indent=1, allow_nan=False) + "\n",
                                         encoding="utf-8")
-    (folder / "index.html").write_text(render_html(claims, meta), encoding="utf-8")
+    write_page(folder / "index.html", "liquidity-drain thesis", render_body(claims, meta),
+               run_dir=folder, self_contained=self_contained, css=CSS)

@@ -1,10 +1,15 @@
 """Write a backtest run to ``reports/<run-name>/`` and (re)build its reports from those files.
 
-A run folder holds the raw outputs (``returns.csv``, ``equity.csv``, ``weights.csv``,
-``signal.csv``, ``contributions.csv``), ``config.toml`` (rerun with ``drain backtest --config``),
-``manifest.json`` (config, data fingerprint, package versions, git commit), and the reports built
-from them alone: ``stats.json``, ``tearsheet.html`` (quantstats) and ``report.html`` (plotly).
+A run folder holds the raw outputs (``returns.csv`` with the cash return credited each
+session, ``equity.csv``, ``weights.csv``, ``signal.csv``, ``contributions.csv``, ``baskets.csv``),
+``config.toml`` (rerun with ``drain backtest --config``), ``manifest.json`` (config, data
+fingerprint, data notes, package versions, git commit), and the reports built from them alone:
+``stats.json``, ``tearsheet.html`` (quantstats) and ``report.html`` (plotly).
 ``drain report <run-dir>`` rebuilds the reports from the raw outputs.
+
+Sharpe, Sortino and the information ratio are of returns in excess of the cash return the
+engine credited (``cash`` in ``returns.csv``); total return and CAGR are total. Every page and
+``stats.json`` name the rate subtracted.
 """
 
 from __future__ import annotations
@@ -23,14 +28,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from backtests.report.data_notes import describe, ended_tickers
 from backtests.report.tearsheet import write_tearsheet
 from backtests.run.pipeline import PipelineResult
-from backtests.stats.performance import summary
+from backtests.stats.performance import excess, summary
+from backtests.stats.regimes import REPS, regime_at_previous_close, regime_tables
 from drain_core.errors import DrainError
 from drain_core.tomlfile import write_toml
 
 PACKAGES = ("liquidity-drain", "vectorbt", "quantstats", "pandas", "numpy", "numba", "yfinance",
             "exchange-calendars", "arch")
+NOT_SERIES = ("turnover", "costs", "cash")  # columns of returns.csv that are not a return series
+BENCHMARK = "SPY"  # the information ratio's benchmark and the tearsheet's
 RAW_FILES = ("returns.csv", "equity.csv", "weights.csv", "signal.csv", "contributions.csv",
              "manifest.json")
 
@@ -83,16 +92,45 @@ def basket_contributions(run: PipelineResult) -> pd.DataFrame:
     return frame
 
 
+def basket_returns(run: PipelineResult) -> pd.DataFrame:
+    """Equal-weight daily return of each basket over its members priced that day, and the
+    speculative-minus-cash-flow spread (short basket minus long basket) the thesis is about."""
+    strategy = run.config.strategy
+    out = {}
+    for name in (strategy.long_basket, strategy.short_basket):
+        members = [c for c in strategy.baskets[name] if c in run.asset_returns.columns]
+        out[name] = run.asset_returns[members].mean(axis=1).fillna(0.0)
+    frame = pd.DataFrame(out)
+    frame[spread_name(strategy.short_basket, strategy.long_basket)] = (
+        frame[strategy.short_basket] - frame[strategy.long_basket])
+    return frame
+
+
+def spread_name(short: str, long: str) -> str:
+    """Column name of the basket spread in ``baskets.csv``."""
+    return f"{short}_minus_{long}"
+
+
+def cash_label(ticker: str) -> str:
+    """How a page names the cash rate subtracted."""
+    name = "the 13-week T-bill" if ticker == "IRX" else ticker
+    return (f"{name} ({ticker}) rate known at the previous close, accrued ACT/360 as the "
+            f"backtest credits cash")
+
+
 def save_run(run: PipelineResult, run_dir: Path, *, name: str, argv: list[str],
-             tearsheets: Executor | None = None) -> Path:
+             tearsheets: Executor | None = None, self_contained: bool = False) -> Path:
     """Write a run's raw outputs and manifest into ``run_dir``, then build its reports (the
     tearsheet by the ``tearsheets`` executor when given, else in this process)."""
     res = run.result
     returns = pd.DataFrame({"strategy": res.returns}).join(run.benchmarks)
     returns["turnover"] = res.turnover
     returns["costs"] = res.fees / res.equity.shift(1).fillna(run.config.backtest.init_cash)
+    if run.cash_returns is not None:
+        returns["cash"] = run.cash_returns.reindex(returns.index)
     returns.to_csv(run_dir / "returns.csv", index_label="date")
     equity = (1.0 + returns[["strategy", *run.benchmarks.columns]]).cumprod()
+    basket_returns(run).to_csv(run_dir / "baskets.csv", index_label="date")
     equity.to_csv(run_dir / "equity.csv", index_label="date")
     res.weights.to_csv(run_dir / "weights.csv", index_label="date")
     signal = pd.DataFrame({
@@ -103,6 +141,7 @@ def save_run(run: PipelineResult, run_dir: Path, *, name: str, argv: list[str],
     signal.to_csv(run_dir / "signal.csv", index_label="date")
     basket_contributions(run).to_csv(run_dir / "contributions.csv", index_label="date")
     write_toml(run.config.to_dict(), run_dir / "config.toml")
+    ended = ended_tickers(run.prices, res.weights) if run.prices is not None else []
     manifest = {
         "name": name,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -110,12 +149,15 @@ def save_run(run: PipelineResult, run_dir: Path, *, name: str, argv: list[str],
         "start": str(res.returns.index[0].date()),
         "end": str(res.returns.index[-1].date()),
         "data_fingerprint": run.data_fingerprint,
+        "cash_rate": cash_label(run.config.backtest.cash_rate_ticker),
+        "data_notes": [describe(r) for r in ended],
+        "ended_tickers": ended,
         "git_commit": _git_commit(),
         "versions": _versions(),
         "config": run.config.to_dict(),
     }
     (run_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
-    build_reports(run_dir, tearsheets)
+    build_reports(run_dir, tearsheets, self_contained=self_contained)
     return run_dir
 
 
@@ -124,19 +166,67 @@ def _read(run_dir: Path, file: str) -> pd.DataFrame:
 
 
 def run_stats(run_dir: Path) -> dict[str, dict[str, float]]:
-    """Summary statistics of the strategy and each benchmark, from the run's files."""
+    """Summary statistics of the strategy and each benchmark, from the run's files: Sharpe,
+    Sortino and the information ratio (against SPY) of returns in excess of the cash return."""
     returns = _read(run_dir, "returns.csv")
     weights = _read(run_dir, "weights.csv")
-    stats = {"strategy": summary(returns["strategy"], returns["turnover"], weights)}
-    for bench in [c for c in returns.columns if c not in ("strategy", "turnover", "costs")]:
-        stats[bench] = summary(returns[bench])
+    cash = returns.get("cash", None)
+    bench = returns.get(BENCHMARK, None)
+    stats = {"strategy": summary(returns["strategy"], returns["turnover"], weights,
+                                 cash_returns=cash, benchmark=bench)}
+    for name in [c for c in returns.columns if c not in ("strategy", *NOT_SERIES)]:
+        stats[name] = summary(returns[name], cash_returns=cash,
+                              benchmark=bench if name != BENCHMARK else None)
     return stats
 
 
-def build_reports(run_dir: Path, tearsheets: Executor | None = None) -> Path:
+def regime_stats(run_dir: Path, *, reps: int = REPS) -> dict[str, pd.DataFrame]:
+    """Per-regime performance of the strategy and each benchmark (regime known at the previous
+    close), with stationary block-bootstrap intervals (``backtests.stats.regimes``)."""
+    returns = _read(run_dir, "returns.csv")
+    regime = regime_at_previous_close(_read(run_dir, "signal.csv")["regime"])
+    cash = returns["cash"].fillna(0.0) if "cash" in returns else 0.0 * returns["strategy"]
+    series = [name for name in returns.columns if name not in NOT_SERIES]
+    return regime_tables(excess(returns[series].fillna(0.0), cash), regime, reps=reps)
+
+
+def stats_document(run_dir: Path, manifest: dict, *, reps: int = REPS) -> dict:
+    """What ``stats.json`` holds: the window, the rate subtracted, headline statistics, the
+    per-regime tables and the data notes (non-finite numbers as null)."""
+    def clean(value):
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, float | np.floating):
+            return float(value) if np.isfinite(value) else None
+        return value
+
+    returns = _read(run_dir, "returns.csv")
+    regimes = regime_stats(run_dir, reps=reps)
+    return clean({
+        "window": {"start": manifest["start"], "end": manifest["end"],
+                   "sessions": len(returns)},
+        "excess_of": excess_label(manifest, returns),
+        "statistics": run_stats(run_dir),
+        "regimes": {name: table.to_dict(orient="index") for name, table in regimes.items()},
+        "regime_note": (f"regime known at the previous close; intervals: 90% stationary "
+                        f"block bootstrap, mean block 21 sessions, {reps} draws, seed 0"),
+        "data_notes": manifest.get("data_notes", []),
+    })
+
+
+def excess_label(manifest: dict, returns: pd.DataFrame) -> str:
+    """The cash rate the run's risk-adjusted statistics subtract, in words."""
+    if "cash" not in returns:
+        return "nothing: this run predates saved cash returns (rerun 'drain backtest')"
+    return manifest.get("cash_rate") or cash_label("IRX")
+
+
+def build_reports(run_dir: Path, tearsheets: Executor | None = None, *,
+                  self_contained: bool = False) -> Path:
     """(Re)build stats.json, tearsheet.html and report.html from a run folder's raw files
     (the tearsheet by the ``tearsheets`` executor when given, while this process builds the
-    rest; else in this process)."""
+    rest; else in this process). ``report.html`` loads plotly.js from the reports folder unless
+    ``self_contained``."""
     missing = [f for f in RAW_FILES if not (run_dir / f).is_file()]
     if missing:
         raise DrainError(f"{run_dir} is not a complete backtest run (missing {', '.join(missing)});"
@@ -144,7 +234,7 @@ def build_reports(run_dir: Path, tearsheets: Executor | None = None) -> Path:
     manifest = json.loads((run_dir / "manifest.json").read_text())
     staging = Path(tempfile.mkdtemp(prefix=".rebuild.", dir=run_dir))
     try:
-        _build_into(run_dir, staging, manifest, tearsheets)
+        _build_into(run_dir, staging, manifest, tearsheets, self_contained)
         for built in staging.iterdir():
             os.replace(built, run_dir / built.name)
     finally:
@@ -152,27 +242,25 @@ def build_reports(run_dir: Path, tearsheets: Executor | None = None) -> Path:
     return run_dir
 
 
-def _build_into(run_dir: Path, out: Path, manifest: dict,
-                tearsheets: Executor | None) -> None:
+def _build_into(run_dir: Path, out: Path, manifest: dict, tearsheets: Executor | None,
+                self_contained: bool) -> None:
     returns = _read(run_dir, "returns.csv")
-    tearsheet = (returns["strategy"], returns["SPY"], out / "tearsheet.html",
-                 f"liquidity-drain: {manifest['name']} vs SPY")
-    pending = tearsheets.submit(write_tearsheet, *tearsheet) if tearsheets is not None else None
+    weights = _read(run_dir, "weights.csv")
+    label = excess_label(manifest, returns)
+    tearsheet = (returns["strategy"], returns[BENCHMARK], out / "tearsheet.html",
+                 f"liquidity-drain: {manifest['name']} vs {BENCHMARK}")
+    options = {"cash_returns": returns.get("cash", None),
+               "exposure": weights.abs().sum(axis=1), "benchmark_name": BENCHMARK,
+               "cash_label": label}
+    pending = (tearsheets.submit(write_tearsheet, *tearsheet, **options)
+               if tearsheets is not None else None)
     if pending is None:
-        write_tearsheet(*tearsheet)
-    stats = run_stats(run_dir)
-    clean = {k: {m: (None if not np.isfinite(v) else v) for m, v in s.items()}
-             for k, s in stats.items()}
-    (out / "stats.json").write_text(json.dumps(clean, indent=2))
-    from backtests.report.plots import run_figure
+        write_tearsheet(*tearsheet, **options)
+    document = stats_document(run_dir, manifest)
+    (out / "stats.json").write_text(json.dumps(document, indent=2))
+    from backtests.report.plots import write_run_page
 
-    figure = run_figure(
-        equity=_read(run_dir, "equity.csv"),
-        weights=_read(run_dir, "weights.csv"),
-        signal=_read(run_dir, "signal.csv"),
-        contributions=_read(run_dir, "contributions.csv"),
-        title=f"{manifest['name']}: {manifest['start']} to {manifest['end']}",
-    )
-    figure.write_html(out / "report.html", include_plotlyjs=True, full_html=True)
+    write_run_page(run_dir, out / "report.html", manifest=manifest, document=document,
+                   self_contained=self_contained)
     if pending is not None:
         pending.result()

@@ -1,4 +1,9 @@
-"""``reports/index.html``: one row per run folder of any kind, linking to its main page."""
+"""``reports/index.html``: every run folder, newest first, with its kind, window, variant,
+headline statistic and a link to each of its pages.
+
+A run folder that cannot be read (a damaged JSON file, a missing key) is listed with a note
+saying why, and never stops the index from being written.
+"""
 
 from __future__ import annotations
 
@@ -7,62 +12,112 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-# kind -> (main page, second page, file with headline numbers)
+# kind -> (main page, file with headline numbers)
 KINDS = {
-    "backtest": ("report.html", "tearsheet.html", "stats.json"),
-    "tune": ("overfitting.html", "oos_tearsheet.html", "summary.json"),
-    "thesis": ("index.html", None, "thesis.json"),
-    "signal": ("signal.html", "signal.png", None),
+    "backtest": ("report.html", "stats.json"),
+    "tune": ("overfitting.html", "summary.json"),
+    "thesis": ("index.html", "thesis.json"),
+    "signal": ("signal.html", None),
 }
+CSS = ("body{font-family:sans-serif;margin:2em;font-size:14px}td,th{padding:4px 10px;"
+       "border-bottom:1px solid #ddd;text-align:left;vertical-align:top}"
+       ".links a{margin-right:.7em}.note{color:#a00}")
 
 
 def _kind(run_dir: Path) -> str | None:
-    for kind, (main, _, numbers) in KINDS.items():
+    for kind, (main, numbers) in KINDS.items():
         if (run_dir / main).exists() and (numbers is None or (run_dir / numbers).exists()):
             return kind
     return None
 
 
+def _json(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _pct(value) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
+def _num(value) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
 def _headline(kind: str, run_dir: Path) -> str:
-    def pct(value) -> str:
-        return "-" if value is None else f"{value:.1%}"
-
-    def num(value) -> str:
-        return "-" if value is None else f"{value:.2f}"
-
     if kind == "backtest":
-        s = json.loads((run_dir / "stats.json").read_text()).get("strategy", {})
-        return (f"CAGR {pct(s.get('cagr'))}, Sharpe {num(s.get('sharpe'))}, "
-                f"max drawdown {pct(s.get('max_drawdown'))}")
+        stats = _json(run_dir / "stats.json")
+        s = stats.get("statistics", stats).get("strategy", {})
+        return (f"CAGR {_pct(s.get('cagr'))}, Sharpe {_num(s.get('sharpe'))}, "
+                f"max drawdown {_pct(s.get('max_drawdown'))}")
     if kind == "tune":
-        s = json.loads((run_dir / "summary.json").read_text())
-        return (f"{s.get('n_trials', '?')} trials, OOS Sharpe {num(s.get('oos_sharpe'))}, "
-                f"DSR {num(s.get('dsr'))}, PBO {pct(s.get('pbo'))}")
+        s = _json(run_dir / "summary.json")
+        return (f"{s.get('n_trials', '?')} trials, OOS Sharpe {_num(s.get('oos_sharpe'))}, "
+                f"DSR {_num(s.get('dsr'))}, PBO {_pct(s.get('pbo'))}")
+    if kind == "thesis":
+        claims = _json(run_dir / "thesis.json").get("claims", [])
+        verdicts = [c.get("verdict") for c in claims]
+        return ", ".join(f"{verdicts.count(v)} {v}" for v in dict.fromkeys(verdicts)) or ""
     return ""
+
+
+def _details(kind: str, run_dir: Path) -> tuple[str, str, datetime]:
+    """The run's window, variant and when it was written (manifest, else the main page)."""
+    manifest = _json(run_dir / "manifest.json")
+    meta = _json(run_dir / "thesis.json").get("meta", {}) if kind == "thesis" else {}
+    start = manifest.get("start") or meta.get("start")
+    end = manifest.get("end") or meta.get("end")
+    window = f"{start} to {end}" if start or end else "–"
+    config = manifest.get("config", {})
+    strategy = config.get("strategy", {}) if isinstance(config, dict) else {}
+    variant = strategy.get("variant") or manifest.get("variant") or "–"
+    created = manifest.get("created_at")
+    when = (datetime.fromisoformat(created) if created else
+            datetime.fromtimestamp((run_dir / KINDS[kind][0]).stat().st_mtime, UTC))
+    return window, str(variant), when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _pages(run_dir: Path, main: str) -> list[str]:
+    """Every HTML page of the run (subfolders included), the main page first."""
+    pages = sorted(p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*.html")
+                   if not any(part.startswith(".") for part in p.relative_to(run_dir).parts))
+    return [main] + [p for p in pages if p != main]
+
+
+def _row(run_dir: Path, kind: str) -> tuple[datetime, str]:
+    window, variant, when = _details(kind, run_dir)
+    headline = _headline(kind, run_dir)
+    name = html.escape(run_dir.name)
+    links = "".join(f"<a href='{name}/{html.escape(p)}'>{html.escape(p)}</a>"
+                    for p in _pages(run_dir, KINDS[kind][0]))
+    return when, (f"<tr><td><a href='{name}/{KINDS[kind][0]}'>{name}</a></td><td>{kind}</td>"
+                  f"<td>{when:%Y-%m-%d %H:%M}</td><td>{html.escape(window)}</td>"
+                  f"<td>{html.escape(variant)}</td><td>{html.escape(headline)}</td>"
+                  f"<td class='links'>{links}</td></tr>")
 
 
 def update_index(root: Path) -> Path:
     """Rewrite ``root/index.html`` (atomically) from the run folders found under ``root``."""
-    rows = []
+    rows, damaged = [], []
     for run_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         kind = _kind(run_dir)
         if kind is None:
             continue
-        main, second, _ = KINDS[kind]
-        when = datetime.fromtimestamp((run_dir / main).stat().st_mtime, UTC)
-        name = html.escape(run_dir.name)
-        extra = f"<a href='{name}/{second}'>{second}</a>" if second else ""
-        rows.append(
-            f"<tr><td><a href='{name}/{main}'>{name}</a></td><td>{kind}</td>"
-            f"<td>{when:%Y-%m-%d %H:%M}</td><td>{html.escape(_headline(kind, run_dir))}</td>"
-            f"<td>{extra}</td></tr>"
-        )
+        try:
+            rows.append(_row(run_dir, kind))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            damaged.append(f"<li>{html.escape(run_dir.name)}: skipped, it cannot be read "
+                           f"({html.escape(type(exc).__name__)}: {html.escape(str(exc)[:120])})"
+                           f"</li>")
+    rows.sort(key=lambda row: row[0], reverse=True)
+    notes = f"<p class='note'>Damaged run folders:</p><ul class='note'>{''.join(damaged)}</ul>" \
+        if damaged else ""
     page = (
         "<!doctype html><meta charset='utf-8'><title>liquidity-drain runs</title>"
-        "<style>body{font-family:sans-serif;margin:2em}td,th{padding:4px 10px;"
-        "border-bottom:1px solid #ddd;text-align:left}</style><h1>liquidity-drain runs</h1>"
-        "<table><tr><th>run</th><th>kind</th><th>written (UTC)</th><th>headline</th><th></th>"
-        f"</tr>{''.join(rows)}</table>"
+        f"<style>{CSS}</style><h1>liquidity-drain runs</h1><p>Newest first. A backtest's Sharpe "
+        "is of returns in excess of the cash rate it credited (named on its pages).</p>"
+        "<table><tr><th>run</th><th>kind</th><th>written (UTC)</th><th>window</th>"
+        "<th>variant</th><th>headline</th><th>pages</th></tr>"
+        f"{''.join(row for _, row in rows)}</table>{notes}"
     )
     path = root / "index.html"
     tmp = path.with_suffix(".html.tmp")

@@ -6,6 +6,17 @@
 - it asks matplotlib for Arial hundreds of times on Linux: a font that exists is configured.
 - its SVG figures get random ids unless ``svg.hashsalt`` is set: it is, so a tearsheet rebuilt
   from the same returns is the same page.
+- its risk-adjusted figures would count interest on idle cash as performance, and its ``rf``
+  argument also turns CAGR into an excess CAGR and offsets the benchmark alone: so the page is
+  built on total returns, and the rows Sharpe, Sortino, Omega, win days and streaks of its
+  metrics table, and the rolling Sharpe and Sortino figures, are recomputed on returns in excess
+  of the cash return the engine credited (``cash_returns``). "Time in Market" is the share of
+  sessions with a position (from the weights, ``exposure``), not of non-zero returns.
+- its "Information Ratio" row is not annualised: it is replaced by the annualised one
+  (``backtests.stats.performance.information_ratio``), as every other page shows.
+- its year-by-year bars are misplaced (labels crowded left): ``backtests.report.yearly_chart``
+  draws that figure instead.
+- its page calls an undefined ``save()`` on load (a console error): the call is removed.
 
 Drawing the fourteen figures is most of a tearsheet's time (about 2 of 2.6 CPU seconds here),
 and they do not depend on one another. So ``write_tearsheet`` lets quantstats build the page as
@@ -24,6 +35,7 @@ loads the plotting libraries while the first imports vectorbt.
 
 from __future__ import annotations
 
+import html
 import io
 import logging
 import multiprocessing
@@ -43,6 +55,12 @@ if TYPE_CHECKING:
     import pandas as pd
 
 SVG_SALT = "liquidity-drain"  # fixed SVG ids: the same returns give the same page
+# quantstats metrics rows recomputed on excess returns
+EXCESS_ROWS = ("Sharpe", "Prob. Sharpe Ratio", "Smart Sharpe", "Sortino", "Smart Sortino",
+               "Sortino/\u221a2", "Smart Sortino/\u221a2", "Omega", "Max Consecutive Wins",
+               "Max Consecutive Losses", "Win Days")
+EXCESS_FIGURES = ("rolling_sharpe", "rolling_sortino")
+FLAT = 1e-12  # an excess return this small is a flat session's rounding, counted as zero
 
 
 def import_plotting() -> None:
@@ -53,6 +71,7 @@ def import_plotting() -> None:
 
     matplotlib.rcParams["font.family"] = "DejaVu Sans"
     matplotlib.rcParams["svg.hashsalt"] = SVG_SALT
+    matplotlib.rcParams["svg.fonttype"] = "none"  # text as text, not glyph paths: smaller
     logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
 
 
@@ -84,37 +103,161 @@ def _naive(series: pd.Series) -> pd.Series:
 
 
 def write_tearsheet(returns: pd.Series, benchmark: pd.Series, path: Path, title: str, *,
-                    workers: int | None = None) -> Path:
+                    workers: int | None = None, cash_returns: pd.Series | None = None,
+                    exposure: pd.Series | None = None, benchmark_name: str | None = None,
+                    cash_label: str = "the cash rate") -> Path:
     """Write a quantstats HTML tearsheet of ``returns`` against ``benchmark`` to ``path``.
 
+    ``cash_returns``: the daily cash return the engine credited; when given, the risk-adjusted
+    rows and rolling ratios are of returns in excess of it, and the page names ``cash_label``.
+    ``exposure``: gross exposure held at each close, for "Time in Market".
+    ``benchmark_name`` (default: the benchmark's name) labels the benchmark.
     ``workers`` processes draw the figures (default: one per core; 1 draws them in this process).
     """
     import_plotting()
     strategy = _naive(returns).rename("Strategy")
-    bench = _naive(benchmark).reindex(strategy.index).fillna(0.0).rename("Benchmark")
+    name = benchmark_name or (str(benchmark.name) if benchmark.name else "Benchmark")
+    bench = _naive(benchmark).reindex(strategy.index).fillna(0.0).rename(name)
+    sheet = _Sheet(title, cash_label,
+                   None if cash_returns is None else _naive(cash_returns),
+                   None if exposure is None else _naive(exposure))
     workers = default_workers() if workers is None else workers
     if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         import matplotlib.pyplot as plt
+        from quantstats import plots
 
         backend = plt.get_backend()
         _draw_on_svg_canvas()
         try:
-            _html(strategy, bench, Path(path), title)
+            with _replaced("_plots", sheet.figures(_OwnFigures(plots))), \
+                    _replaced("metrics", sheet.metrics()):
+                _html(strategy, bench, Path(path), title)
         finally:
             plt.switch_backend(backend)
+        sheet.finish(Path(path))
         return Path(path)
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(workers, mp_context=context,
                              initializer=_start_figure_worker) as pool:
         figures = _FigureFarm(pool)
-        with _replaced("_plots", figures):
+        with _replaced("_plots", sheet.figures(figures)):
             with _replaced("metrics", _no_metrics):
                 _html(strategy, bench, Path(os.devnull), title)  # sends the figures off
             figures.rewind()
-            _html(strategy, bench, Path(path), title)
+            with _replaced("metrics", sheet.metrics()):
+                _html(strategy, bench, Path(path), title)
         page = Path(path).read_text(encoding="utf-8")
         Path(path).write_text(figures.fill(page), encoding="utf-8")
+    sheet.finish(Path(path))
     return Path(path)
+
+
+class _Sheet:
+    """What this project changes in a quantstats page: excess-return rows and rolling ratios,
+    time in market from the weights, the cash rate named, no undefined ``save()``."""
+
+    def __init__(self, title: str, cash_label: str, cash: pd.Series | None,
+                 exposure: pd.Series | None) -> None:
+        self.title, self.cash_label, self.cash, self.exposure = title, cash_label, cash, exposure
+
+    def excess(self, series: pd.Series) -> pd.Series:
+        """``series`` less the cash return on its sessions; flat sessions' rounding is zero."""
+        if self.cash is None:
+            return series
+        out = series - self.cash.reindex(series.index).fillna(0.0)
+        return out.where(out.abs() > FLAT, 0.0).rename(series.name)
+
+    def figures(self, base: Any) -> Any:
+        """``base`` (the plots module or the figure farm) with rolling ratios on excess
+        returns."""
+        return _ExcessFigures(base, self) if self.cash is not None else base
+
+    def metrics(self) -> Any:
+        """A stand-in for ``quantstats.reports.metrics`` that recomputes the risk-adjusted rows
+        on excess returns and time in market from the exposure."""
+        from quantstats import reports
+
+        real = reports.metrics
+
+        def metrics(*args: Any, returns: pd.Series, benchmark: pd.Series | None = None,
+                    **kwargs: Any) -> pd.DataFrame:
+            table = real(*args, returns=returns, benchmark=benchmark, **kwargs)
+            strategy = returns.name
+            if self.cash is not None:
+                # the page's dates are already matched; matching again would drop the flat
+                # sessions a strategy starts with (zero excess return)
+                over = real(*args, returns=self.excess(returns),
+                            benchmark=None if benchmark is None else self.excess(benchmark),
+                            **{**kwargs, "match_dates": False})
+                rows = [r for r in EXCESS_ROWS if r in table.index and r in over.index]
+                table.loc[rows] = over.loc[rows]
+                if "Risk-Free Rate" in table.index:
+                    cash = self.cash.reindex(returns.index).fillna(0.0)
+                    rate = (1.0 + cash).prod() ** (PERIODS_PER_YEAR / max(len(cash), 1)) - 1.0
+                    table.loc["Risk-Free Rate"] = f"{rate:.1%}"
+            if benchmark is not None and "Information Ratio" in table.index:
+                from backtests.stats.performance import information_ratio
+
+                ratio = information_ratio(returns.to_numpy(),
+                                          benchmark.reindex(returns.index).fillna(0.0).to_numpy())
+                table.loc["Information Ratio", strategy] = f"{ratio:.2f}"
+                table.loc["Information Ratio", benchmark.name] = "-"
+            if self.exposure is not None and "Time in Market" in table.index:
+                held = self.exposure.reindex(returns.index).fillna(0.0).abs() > 1e-9
+                table.loc["Time in Market", strategy] = f"{held.mean():.1%}"
+            return table
+
+        return metrics
+
+    def finish(self, path: Path) -> None:
+        """Name the rate subtracted under the title; drop the page's undefined ``save()``."""
+        page = path.read_text(encoding="utf-8")
+        page = page.replace('<body onload="save()">', "<body>")
+        if self.cash is not None:
+            note = (f"Sharpe, Sortino, Omega, win days, streaks and the rolling ratios are of "
+                    f"daily returns in excess of {self.cash_label} (the cash return the "
+                    f"backtest credited; Risk-Free Rate row: its annual rate over the window). "
+                    f"Cumulative return, CAGR and drawdowns are total.")
+            page = page.replace("RF: 0.0%", f"RF: {html.escape(self.cash_label)}", 1)
+            page = page.replace("</h1>", f"</h1><p style='font-size:12px;color:#555'>"
+                                f"{html.escape(note)}</p>", 1)
+        path.write_text(page, encoding="utf-8")
+
+
+class _OwnFigures:
+    """``quantstats.plots`` with the figures this project draws itself."""
+
+    def __init__(self, base: Any) -> None:
+        self._base = base
+
+    def __getattr__(self, name: str) -> Any:
+        return _figure(name) if not name.startswith("_") else getattr(self._base, name)
+
+
+def _figure(name: str) -> Any:
+    """The function that draws quantstats figure ``name``: ours where quantstats' is wrong."""
+    from quantstats import plots
+
+    from backtests.report import yearly_chart
+
+    return yearly_chart.yearly_returns if name == "yearly_returns" else getattr(plots, name)
+
+
+class _ExcessFigures:
+    """Passes every figure call through to ``base``; rolling ratios get excess returns."""
+
+    def __init__(self, base: Any, sheet: _Sheet) -> None:
+        self._base, self._sheet = base, sheet
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self._base, name)
+        if name not in EXCESS_FIGURES:
+            return target
+
+        def plot(returns: pd.Series, *args: Any, **kwargs: Any) -> Any:
+            return target(self._sheet.excess(returns), *args, **kwargs)
+
+        return plot
 
 
 def _html(strategy: pd.Series, bench: pd.Series, path: Path, title: str) -> None:
@@ -165,10 +308,8 @@ def _start_figure_worker() -> None:
 
 def _draw(name: str, args: tuple, kwargs: dict[str, Any], fmt: str) -> bytes:
     """In a worker: draw ``quantstats.plots.<name>(*args, **kwargs)`` and return the file."""
-    from quantstats import plots
-
     buffer = io.BytesIO()
-    getattr(plots, name)(*args, savefig={"fname": buffer, "format": fmt}, **kwargs)
+    _figure(name)(*args, savefig={"fname": buffer, "format": fmt}, **kwargs)
     return buffer.getvalue()
 
 

@@ -61,14 +61,22 @@ SHORT_SUFFIX = ":short"
 
 @dataclass(frozen=True)
 class BacktestResult:
-    """A finished simulation, in dollars, on NYSE sessions."""
+    """A finished simulation on NYSE sessions: returns, equity, weights, turnover and fees in
+    dollars.
+
+    ``portfolio`` is vectorbt's own simulation, which runs in T-bill units (every price divided
+    by the cash index, see the module docstring): its ``value()``, ``returns()`` and ``stats()``
+    are deflated by the cash the book would have earned, not dollars (its total return is the
+    return over T-bills). ``portfolio.value() * cash_index`` is ``equity``.
+    """
 
     returns: pd.Series
     equity: pd.Series
     weights: pd.DataFrame  # held at each close, after trading
     turnover: pd.Series  # traded value / equity before trading
     fees: pd.Series  # fees and slippage paid, in dollars
-    portfolio: vbt.Portfolio
+    portfolio: vbt.Portfolio  # the deflated simulation, in T-bill units (not dollars)
+    cash_index: pd.Series | None = None  # growth of $1 of cash: deflated x cash_index = dollars
 
     @property
     def gross_exposure(self) -> pd.Series:
@@ -171,6 +179,7 @@ def run_backtest(
         turnover=traded / equity_before_trading,
         fees=fees + slip,
         portfolio=portfolio,
+        cash_index=cash_index.rename("cash_index"),
     )
 
 

@@ -14,6 +14,8 @@ import pandas as pd
 
 from drain_core.conventions import PERIODS_PER_YEAR
 
+EXPOSURE_FLOOR = 1e-9  # gross weight below which a session counts as flat (out of the market)
+
 
 def _array(returns) -> np.ndarray:
     return np.asarray(returns, dtype=np.float64)
@@ -84,27 +86,48 @@ def max_drawdown(returns, axis: int = 0) -> np.ndarray | float:
     return (wealth / peak - 1.0).min(axis=axis)
 
 
-def summary(returns: pd.Series, turnover: pd.Series | None = None,
-            weights: pd.DataFrame | None = None) -> dict[str, float]:
-    """CAGR, volatility, Sharpe, Sortino, max drawdown, Calmar; turnover and exposure if given.
+def information_ratio(returns, benchmark, axis: int = 0) -> np.ndarray | float:
+    """Annualised information ratio: the Sharpe ratio of ``returns - benchmark`` (the cash rate
+    cancels, so it is the same on total and on excess returns)."""
+    r, b = _array(returns), _array(benchmark)
+    return sharpe(r - (b if r.ndim == b.ndim else b.reshape(-1, *([1] * (r.ndim - 1)))),
+                  axis=axis)
 
-    Sharpe = mean / std (ddof 1) x sqrt(252) on daily returns (no risk-free deduction: cash
-    already earns the bill rate inside the portfolio). Sortino uses the root mean square of the
-    negative daily returns as downside deviation, as quantstats does.
+
+def summary(returns: pd.Series, turnover: pd.Series | None = None,
+            weights: pd.DataFrame | None = None, *, cash_returns: pd.Series | None = None,
+            benchmark: pd.Series | None = None) -> dict[str, float]:
+    """Total return, CAGR, volatility, Sharpe, Sortino, max drawdown, Calmar; the information
+    ratio against ``benchmark``, turnover and exposure when given.
+
+    Total return, CAGR, volatility and drawdown are of the total returns. Sharpe = mean / std
+    (ddof 1) x sqrt(252) and Sortino (root mean square of the negative days as downside
+    deviation, as quantstats) are of the returns in excess of ``cash_returns`` (the daily cash
+    return the engine credits, ``backtests.sim.accrual.daily_rates``); without it they are of
+    the total returns, which counts interest on idle cash as performance.
     """
-    r = returns.fillna(0.0).to_numpy()
+    r = returns.fillna(0.0)
+    x = (excess(r, cash_returns.fillna(0.0)) if cash_returns is not None else r).to_numpy()
+    r = r.to_numpy()
     out = {
         "total_return": float(total_return(r)),
         "cagr": float(cagr(r)),
         "volatility": float(volatility(r)),
-        "sharpe": float(sharpe(r)),
-        "sortino": float(sortino(r)),
+        "sharpe": float(sharpe(x)),
+        "sortino": float(sortino(x)),
         "max_drawdown": float(max_drawdown(r)),
     }
     out["calmar"] = out["cagr"] / abs(out["max_drawdown"]) if out["max_drawdown"] < 0 else np.nan
+    if cash_returns is not None:
+        out["excess_return"] = float(x.mean() * PERIODS_PER_YEAR)
+        out["cash_cagr"] = float(cagr(cash_returns.reindex(returns.index).fillna(0.0)))
+    if benchmark is not None:
+        b = benchmark.reindex(returns.index).fillna(0.0).to_numpy()
+        out["information_ratio"] = float(information_ratio(r, b))
     if turnover is not None:
         out["turnover"] = float(turnover.mean() * PERIODS_PER_YEAR)
     if weights is not None:
         out["gross_exposure"] = float(weights.abs().sum(axis=1).mean())
         out["net_exposure"] = float(weights.sum(axis=1).mean())
+        out["time_in_market"] = float((weights.abs().sum(axis=1) > EXPOSURE_FLOOR).mean())
     return out
