@@ -76,9 +76,8 @@ def run(args: argparse.Namespace) -> int:
     from backtests.report.runs_index import update_index
     from drain_core.paths import atomic_run_dir, reports_root
     from drain_data import load_dataset
-    from thesis import write_report
+    from thesis import CLAIMS, ThesisRun, run_claims, write_report
     from thesis.inputs import build_inputs
-    from thesis.run import CLAIM_MODULES, ThesisRun, run_claims
 
     started = time.perf_counter()
     signal, strategy, thesis = _configs(args)  # a bad config fails before any work
@@ -91,14 +90,14 @@ def run(args: argparse.Namespace) -> int:
         raise DrainError(f"--end {end.date()} is before the data begins ({first.date()}); the "
                          f"data covers {first.date()} to {last.date()}")
     with _progress(not args.no_progress and sys.stderr.isatty()) as progress:
-        task = progress.add_task("signal and inputs", total=len(CLAIM_MODULES) + 2)
+        task = progress.add_task("signal and inputs", total=len(CLAIMS) + 2)
         inputs = build_inputs(dataset, signal_config=signal, strategy=strategy, config=thesis,
                               start=start, end=end)
         progress.advance(task)
         claims, seconds = [], {}
-        for module in CLAIM_MODULES:
-            progress.update(task, description=f"claim: {module.TITLE}")
-            part = run_claims(inputs, (module,))
+        for claim in CLAIMS.values():
+            progress.update(task, description=f"claim: {claim.title}")
+            part = run_claims(inputs, (claim,))
             claims += part.claims
             seconds.update(part.seconds)
             progress.advance(task)
