@@ -127,11 +127,16 @@ def _write_files(folder: Path, run: TuneRun, stats: dict[str, Any], argv: list[s
     logits = analysis.pbo.logits if analysis.pbo is not None else np.array([])
     write_overfitting_panel(stats, splits, logits, folder / "overfitting.html")
     advance()
+    cash, label = analysis.cash_returns, analysis.cash.description
     _write_tearsheets([
-        (oos, analysis.spy_returns.reindex(oos.index), folder / "oos_tearsheet.html",
-         "drain tune: stitched walk-forward out-of-sample returns vs SPY"),
-        (analysis.best_returns, analysis.spy_returns, folder / "best_tearsheet.html",
-         f"drain tune: best in-sample configuration vs SPY ({analysis.best.label})"),
+        ((oos, analysis.spy_returns.reindex(oos.index), folder / "oos_tearsheet.html",
+          "drain tune: stitched walk-forward out-of-sample returns vs SPY"),
+         {"cash_returns": cash.reindex(oos.index), "exposure": analysis.walk_forward.oos_exposure,
+          "benchmark_name": "SPY", "cash_label": label}),
+        ((analysis.best_returns, analysis.spy_returns, folder / "best_tearsheet.html",
+          f"drain tune: best in-sample configuration vs SPY ({analysis.best.label})"),
+         {"cash_returns": cash, "exposure": analysis.best_exposure, "benchmark_name": "SPY",
+          "cash_label": label}),
     ], advance)
 
 
@@ -174,14 +179,14 @@ def _manifest(run: TuneRun, stats: dict[str, Any], argv: list[str]) -> dict[str,
     }
 
 
-def _write_tearsheets(jobs: list[tuple], advance) -> None:
+def _write_tearsheets(jobs: list[tuple[tuple, dict[str, Any]]], advance) -> None:
     """The quantstats tearsheets, one after the other, each drawn by ``write_tearsheet``'s
     parallel figure workers (one per core). Drawing two at once was measured no faster on two
     cores: the figure workers already use them all."""
     from backtests.report.tearsheet import write_tearsheet
 
-    for job in jobs:
-        write_tearsheet(*job)
+    for args, options in jobs:
+        write_tearsheet(*args, **options)
         advance()
 
 

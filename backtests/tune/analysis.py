@@ -107,6 +107,7 @@ class WalkForwardStats:
 
     result: WalkForwardResult
     oos_returns: pd.Series  # total daily returns of the chosen trials on their test windows
+    oos_exposure: pd.Series  # their gross exposure held at each close
     sharpe: float  # excess
     sharpe_ci: tuple[float, float]
     cagr_ci: tuple[float, float, float]
@@ -150,6 +151,8 @@ class TuneAnalysis:
     cash: CashRate
     best: BestInSample
     best_returns: pd.Series  # the best's vectorbt daily returns (total)
+    best_exposure: pd.Series  # the best's gross exposure held at each close
+    cash_returns: pd.Series  # the daily cash return subtracted (what the engine credited)
     walk_forward: WalkForwardStats
     dsr: DSRStats | None
     pbo: PBOStats | None
@@ -329,9 +332,10 @@ def _reruns(dataset, window: pd.DataFrame, combos: list[Combination], rows: list
     return runs
 
 
-def _stitch(runs: dict[int, Any], splits: pd.DataFrame) -> pd.Series:
-    """Step 4: each split's chosen re-run on its test window, end to end."""
-    return pd.concat([runs[row.chosen].returns.loc[row.test_start:row.test_end]
+def _stitch(runs: dict[int, Any], splits: pd.DataFrame, field: str = "returns") -> pd.Series:
+    """Step 4: each split's chosen re-run on its test window, end to end (its daily returns,
+    or another per-session series of the run such as ``gross_exposure``)."""
+    return pd.concat([getattr(runs[row.chosen], field).loc[row.test_start:row.test_end]
                       for row in splits.itertuples()]).rename("oos")
 
 
@@ -476,8 +480,10 @@ def analyse(sweep, selection: Selection, dataset, config: RunConfig, tune: TuneC
                           dict(best_combo.params), best_vbt["sharpe"], best_vbt["total_return"],
                           is_sharpe_ci, best_fast, best_vbt),
         best_returns=best_returns,
+        best_exposure=runs[best].gross_exposure,
+        cash_returns=cash_series,
         walk_forward=WalkForwardStats(
-            result=wf, oos_returns=oos,
+            result=wf, oos_returns=oos, oos_exposure=_stitch(runs, wf.splits, "gross_exposure"),
             sharpe=float(performance.sharpe(oos.to_numpy() - oos_cash)),
             sharpe_ci=(oos_sharpe_ci[0], oos_sharpe_ci[2]), cagr_ci=oos_cagr_ci,
             labels=tuple(combo_label(combos[i], varying) for i in wf.splits["chosen"])),
