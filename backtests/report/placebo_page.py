@@ -28,6 +28,7 @@ from backtests.evidence.placebo import (
 )
 from backtests.run.config import RunConfig
 from backtests.run.prepare import prepare_run
+from drain_core.pages import figure_div, write_page
 from drain_core.paths import atomic_run_dir, reports_root
 
 
@@ -119,21 +120,19 @@ def _notes(result: PlaceboResult) -> list[str]:
 
 
 def write_placebo_page(result: PlaceboResult, path: Path, title: str) -> None:
-    """The self-contained HTML page."""
-    figure = placebo_figure(result).to_html(full_html=False, include_plotlyjs=True)
+    """The HTML page (plotly.js shared with the reports folder, see ``drain_core.pages``)."""
+    figure = figure_div(placebo_figure(result))
     notes = "".join(f"<li>{n}</li>" for n in _notes(result))
-    page = (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        "<style>body{font-family:sans-serif;margin:24px;max-width:1250px}"
-        "table{border-collapse:collapse;margin:12px 0}td,th{border:1px solid #ccc;"
-        "padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}"
-        "</style></head><body>"
+    css = ("body{font-family:sans-serif;margin:24px;max-width:1250px}"
+           "table{border-collapse:collapse;margin:12px 0}td,th{border:1px solid #ccc;"
+           "padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}")
+    body = (
         f"<h1>{html.escape(title)}</h1>"
         "<p>Would a signal without this timing, or baskets picked at random, have done as "
         "well? Each placebo keeps everything else of the configuration.</p>"
-        f"{_table_html(result)}<ul>{notes}</ul>{figure}</body></html>"
+        f"{_table_html(result)}<ul>{notes}</ul>{figure}"
     )
-    path.write_text(page)
+    write_page(path, title, body, css=css)
 
 
 def save_placebo_run(result: PlaceboResult, name: str, config: RunConfig) -> Path:

@@ -33,6 +33,7 @@ from backtests.stats.information import (
     target_returns,
 )
 from drain_core.conventions import PERIODS_PER_YEAR, REGIMES
+from drain_core.pages import figure_div, write_page
 from strategies.config import StrategyConfig
 
 COMPOSITE = "composite"
@@ -221,8 +222,7 @@ def write_signal_eval_page(ev: SignalEvaluation, path: Path) -> None:
     regime = ev.by_regime[ev.by_regime["target"] == SPREAD]
     figures = [decay_figure(ev), components_figure(ev), by_year_figure(ev), quintile_figure(ev),
                lead_lag_figure(ev)]
-    plots = "".join(f.to_html(full_html=False, include_plotlyjs=(k == 0))
-                    for k, f in enumerate(figures))
+    plots = "".join(figure_div(f) for f in figures)
     valid = ev.windows["ic"].dropna()
     notes = [
         f"Sample: signal days {ev.first.date()} to {ev.last.date()}. The signal of day t is "
@@ -241,19 +241,18 @@ def write_signal_eval_page(ev: SignalEvaluation, path: Path) -> None:
         f"return ends inside it); mean {valid.mean():.3f} over {len(valid)} windows." if len(
             valid) else "Yearly windows: none with enough data.",
     ]
-    page = (
-        "<!doctype html><html><head><meta charset='utf-8'><title>Signal tearsheet</title>"
-        "<style>body{font-family:sans-serif;margin:24px;max-width:1250px}table{border-"
-        "collapse:collapse;margin:12px 0;font-size:13px}td,th{border:1px solid #ccc;padding:3px"
-        " 6px;text-align:right}td:first-child,th:first-child{text-align:left}</style></head>"
-        "<body><h1>Signal tearsheet: does the composite predict returns?</h1>"
+    css = ("body{font-family:sans-serif;margin:24px;max-width:1250px}table{border-"
+           "collapse:collapse;margin:12px 0;font-size:13px}td,th{border:1px solid #ccc;padding:3px"
+           " 6px;text-align:right}td:first-child,th:first-child{text-align:left}")
+    body = (
+        "<h1>Signal tearsheet: does the composite predict returns?</h1>"
         f"<ul>{''.join(f'<li>{n}</li>' for n in notes)}</ul>"
         "<h2>Composite vs forward returns</h2>" + _table(wide, cols) +
         "<h2>By regime (spread)</h2>" +
         _table(regime, ["horizon", "group", "pearson", "spearman", "t", "n"]) +
         "<h2>Yearly windows (rank IC, spread, 21 sessions)</h2>" +
-        _table(ev.windows, ["start", "end", "ic"]) + plots + "</body></html>")
-    path.write_text(page)
+        _table(ev.windows, ["start", "end", "ic"]) + plots)
+    write_page(path, "Signal tearsheet", body, css=css)
 
 
 def write_signal_eval(ev: SignalEvaluation, folder: Path) -> None:

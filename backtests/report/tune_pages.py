@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from drain_core.pages import figure_div, write_page
+
 MAX_HEATMAP_PARAMS = 5  # the most influential parameters; every pair of them gets a heatmap
 MAX_STABILITY_PARAMS = 8
 
@@ -37,14 +39,15 @@ def influence(table: pd.DataFrame, params: list[str], metric: str = "sharpe") ->
     return pd.Series(spread, dtype=float).sort_values(ascending=False)
 
 
-def _figures_html(figures: list, title: str, intro: str) -> str:
-    parts = [f"<html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head>"
-             f"<body style='font-family:sans-serif;max-width:1100px;margin:auto'>"
-             f"<h1>{html.escape(title)}</h1><p>{intro}</p>"]
-    for k, fig in enumerate(figures):
-        parts.append(fig.to_html(full_html=False, include_plotlyjs=(k == 0)))
-    parts.append("</body></html>")
-    return "\n".join(parts)
+_PAGE_CSS = "body{font-family:sans-serif;max-width:1100px;margin:auto}"
+
+
+def _write_figures_page(path: Path, figures: list, title: str, intro: str) -> None:
+    """A page of plotly figures under a title and an intro (plotly.js shared, see
+    ``drain_core.pages``)."""
+    body = (f"<h1>{html.escape(title)}</h1><p>{intro}</p>"
+            + "\n".join(figure_div(fig) for fig in figures))
+    write_page(path, title, body, css=_PAGE_CSS)
 
 
 def write_heatmaps(table: pd.DataFrame, params: list[str], path: Path,
@@ -80,7 +83,7 @@ def write_heatmaps(table: pd.DataFrame, params: list[str], path: Path,
     intro = (f"{len(table):,} combinations. Parameters ranked by how much the median {metric_name} "
              f"moves across their values: {', '.join(ranked)}. A robust setting sits in a "
              f"broad region of similar colour, not on an isolated bright cell. {note}")
-    path.write_text(_figures_html(figures, "Parameter heatmaps", html.escape(intro)))
+    _write_figures_page(path, figures, "Parameter heatmaps", html.escape(intro))
     return path
 
 
@@ -113,7 +116,7 @@ def write_stability(table: pd.DataFrame, splits: pd.DataFrame, params: list[str]
                       showlegend=False, height=520)
     intro = ("A stable choice keeps its values from one walk-forward split to the next; a "
              "choice that jumps around is chasing noise. " + note)
-    path.write_text(_figures_html([fig, box], "Parameter stability", html.escape(intro)))
+    _write_figures_page(path, [fig, box], "Parameter stability", html.escape(intro))
     return path
 
 
@@ -237,17 +240,15 @@ def write_overfitting_panel(stats: dict[str, Any], splits: pd.DataFrame, logits:
     window = f"{stats.get('start', '?')} to {stats.get('end', '?')}"
     sealed = (f"<p>Holdout sealed from {html.escape(str(stats['holdout_from']))}: no session "
               f"or release from then on was used.</p>" if stats.get("holdout_from") else "")
-    body = (f"<html><head><meta charset='utf-8'><title>Overfitting panel</title>{_TABLE_STYLE}"
-            f"</head><body style='font-family:sans-serif;max-width:1100px;margin:auto'>"
+    body = (f"{_TABLE_STYLE}"
             f"<h1>Overfitting panel</h1><p>Window {html.escape(window)}.</p>{sealed}"
             f"<p><b>{html.escape(stats['verdict'])}</b></p>"
             f"<p>{html.escape(cash_sentence(stats))}</p><table>{table}</table>"
-            f"{scatter.to_html(full_html=False, include_plotlyjs=True)}"
-            f"{hist.to_html(full_html=False, include_plotlyjs=False)}"
+            f"{figure_div(scatter)}{figure_div(hist)}"
             f"<h2>Walk-forward splits: in-sample beside out-of-sample</h2>"
             f"{splits_table(splits)}"
-            f"<p>Notes: {html.escape(stats.get('notes', ''))}</p></body></html>")
-    path.write_text(body)
+            f"<p>Notes: {html.escape(stats.get('notes', ''))}</p>")
+    write_page(path, "Overfitting panel", body, css=_PAGE_CSS)
     return path
 
 
