@@ -197,6 +197,9 @@ def test_index_lists_runs_of_every_kind_newest_first(tmp_path):
         "th": {"index.html": "", "thesis.json": '{"meta": {"start": "2015-01-02", "end": '
                '"2025-12-31"}, "claims": [{"verdict": "mixed"}, {"verdict": "mixed"}]}'},
         "sg": {"signal.html": "", "signal.png": ""},
+        "pl": {"placebo.html": "", "placebo.json": '{"table": [{"family": "shift", '
+               '"statistic": "sharpe", "p_value": 0.12}, {"family": "shift", '
+               '"statistic": "cagr", "p_value": 0.5}]}'},
         "broken": {"report.html": "", "stats.json": "{not json"},
         ".tmp-run": {"report.html": "", "stats.json": "{}"},
         "junk": {"notes.txt": ""},
@@ -210,11 +213,12 @@ def test_index_lists_runs_of_every_kind_newest_first(tmp_path):
     assert "12 trials, OOS Sharpe 0.50, DSR 0.30, PBO 25.0%" in page
     assert "2020-01-02 to 2021-06-30" in page and "long_only_tilt" in page
     assert "2015-01-02 to 2025-12-31" in page and "2 mixed" in page
+    assert "shift: Sharpe p 0.12" in page and "p 0.50" not in page
     for link in ("bt/report.html", "bt/tearsheet.html", "tn/overfitting.html",
                  "tn/heatmaps/leg_size.html", "tn/stability.html", "th/index.html",
-                 "sg/signal.html"):
+                 "sg/signal.html", "pl/placebo.html"):
         assert f"href='{link}'" in page
     assert ".tmp-run" not in page and "junk" not in page
     assert "broken: skipped, it cannot be read (JSONDecodeError" in page
-    order = [page.index(f"href='{run}/") for run in ("sg", "th", "tn", "bt")]
+    order = [page.index(f"href='{run}/") for run in ("pl", "sg", "th", "tn", "bt")]
     assert order == sorted(order)  # newest first; bt's manifest says 2026-01-02

@@ -18,6 +18,7 @@ KINDS = {
     "tune": ("overfitting.html", "summary.json"),
     "thesis": ("index.html", "thesis.json"),
     "signal": ("signal.html", None),
+    "placebo": ("placebo.html", "placebo.json"),
 }
 CSS = ("body{font-family:sans-serif;margin:2em;font-size:14px}td,th{padding:4px 10px;"
        "border-bottom:1px solid #ddd;text-align:left;vertical-align:top}"
@@ -57,6 +58,10 @@ def _headline(kind: str, run_dir: Path) -> str:
         claims = _json(run_dir / "thesis.json").get("claims", [])
         verdicts = [c.get("verdict") for c in claims]
         return ", ".join(f"{verdicts.count(v)} {v}" for v in dict.fromkeys(verdicts)) or ""
+    if kind == "placebo":
+        rows = _json(run_dir / "placebo.json").get("table", [])
+        sharpe = [r for r in rows if isinstance(r, dict) and r.get("statistic") == "sharpe"]
+        return ", ".join(f"{r.get('family')}: Sharpe p {_num(r.get('p_value'))}" for r in sharpe)
     return ""
 
 
