@@ -87,7 +87,7 @@ def test_cap_and_sampling():
              "strategy": {"vol_lookback": list(range(20, 70)),
                           "weighting": ["inverse_vol"]}}
     with pytest.raises(DrainError, match="2,000 combinations, more than the cap of 1,000; "
-                                         "draw a random subset with --sample"):
+                                         "draw a random sample of at most 1,000 of them"):
         _select(table, cap=1000)
     with pytest.raises(DrainError, match="above the cap"):
         _select(table, cap=1000, sample=1001)

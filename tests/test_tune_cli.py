@@ -75,7 +75,7 @@ def test_bad_grids_exit_2_in_one_line_and_write_nothing(tmp_path, capsys, grid, 
 @pytest.mark.parametrize(("option", "message"), [
     (["--start", "2019-13-01"], "--start: '2019-13-01' is not a date"),
     (["--name", "a/b"], "--name: 'a/b' is not a plain folder name"),
-    (["--sample", "0"], "--sample must be at least 1"),
+    (["--sample", "0"], "the sample size must be at least 1"),
 ])
 def test_bad_options_exit_2_in_one_line(tmp_path, capsys, option, message):
     code = main(["tune", "--config", _config(tmp_path, TINY), "--no-progress", *option])

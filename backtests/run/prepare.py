@@ -45,7 +45,7 @@ def prepare_run(
         first, last = dataset.sessions[0].date(), dataset.sessions[-1].date()
         raise DrainError(f"the date range {start or first} to {end or last} holds "
                          f"{len(window)} sessions of prices (data: {first} to {last}); "
-                         f"widen --start/--end")
+                         f"widen the date range")
     config.require_history(len(dataset.sessions), len(window))  # windows the data can fill
     targets = build_targets(window, signal.composite, signal.regime, config.strategy)
     if config.backtest.cash_rate_ticker not in window.columns:

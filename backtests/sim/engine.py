@@ -118,7 +118,7 @@ def run_backtest(
     if missing:
         raise DrainError(f"no prices for ordered tickers {missing}; load them with the dataset")
     if orders.dropna(how="all").empty:
-        raise DrainError("the strategy sent no orders in this date range; widen --start/--end")
+        raise DrainError("the strategy sent no orders in this date range; widen the date range")
     index = orders.index
     executed = orders.shift(config.lag)  # decided at t, traded at t + lag
     legs = _split_legs(executed)

@@ -364,12 +364,12 @@ def select(
     """
     total = grid.size
     if sample is not None and sample < 1:
-        raise DrainError(f"--sample must be at least 1, got {sample}")
+        raise DrainError(f"the sample size must be at least 1, got {sample}")
     if sample is None and total > cap:
         raise DrainError(f"grid {grid.name!r} has {total:,} combinations, more than the cap of "
-                         f"{cap:,}; draw a random subset with --sample N (N <= {cap:,})")
+                         f"{cap:,}; draw a random sample of at most {cap:,} of them")
     if sample is not None and sample > cap:
-        raise DrainError(f"--sample {sample:,} is above the cap of {cap:,} combinations")
+        raise DrainError(f"a sample of {sample:,} is above the cap of {cap:,} combinations")
     alone = _alone_errors(grid, signal, strategy, backtest)
     if sample is not None and sample < total:
         numbers: Any = sorted(random.Random(seed).sample(range(total), sample))
