@@ -148,3 +148,18 @@ def test_tables_of_several_series_share_the_paths_and_match_one_by_one():
     for name in frame:
         pd.testing.assert_frame_equal(tables[name],
                                       regime_table(frame[name], regime, reps=100, seed=4))
+
+
+def test_excess_lines_an_array_up_by_position_and_a_series_by_date():
+    import numpy as np
+    import pandas as pd
+
+    from backtests.stats.performance import excess
+
+    r = pd.Series([0.01, 0.02, 0.03], index=pd.date_range("2020-01-01", periods=3))
+    assert excess(r, np.array([0.001, 0.001, 0.002])).tolist() == pytest.approx(
+        [0.009, 0.019, 0.028], abs=1e-15)
+    by_date = excess(r, pd.Series([0.005], index=r.index[1:2]))
+    assert by_date.iloc[1] == pytest.approx(0.015) and by_date.isna().sum() == 2
+    with pytest.raises(ValueError, match="2 cash returns for 3 sessions"):
+        excess(r, np.array([0.0, 0.0]))

@@ -44,7 +44,8 @@ RAW_FILES = ("returns.csv", "equity.csv", "weights.csv", "signal.csv", "contribu
              "manifest.json")
 
 
-def _git_commit() -> str | None:
+def git_commit_of_checkout() -> str | None:
+    """The commit this code runs from (``-dirty`` if changed), or None outside a checkout."""
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
                              check=True, cwd=Path(__file__).resolve().parent, timeout=5)
@@ -56,7 +57,8 @@ def _git_commit() -> str | None:
         return None
 
 
-def _versions() -> dict[str, str]:
+def package_versions() -> dict[str, str]:
+    """Python's and each recorded package's version, for a run's manifest."""
     versions = {"python": platform.python_version()}
     for name in PACKAGES:
         try:
@@ -152,8 +154,8 @@ def save_run(run: PipelineResult, run_dir: Path, *, name: str, argv: list[str],
         "cash_rate": cash_label(run.config.backtest.cash_rate_ticker),
         "data_notes": [describe(r) for r in ended],
         "ended_tickers": ended,
-        "git_commit": _git_commit(),
-        "versions": _versions(),
+        "git_commit": git_commit_of_checkout(),
+        "versions": package_versions(),
         "config": run.config.to_dict(),
     }
     (run_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backtests.report.run_folder import _git_commit, _versions
+from backtests.report.run_folder import git_commit_of_checkout, package_versions
 from backtests.report.runs_index import update_index
 from backtests.report.tune_pages import (
     cash_sentence,
@@ -167,8 +167,8 @@ def _manifest(run: TuneRun, stats: dict[str, Any], argv: list[str]) -> dict[str,
         "start": stats["start"],
         "end": stats["end"],
         "data_fingerprint": run.data_fingerprint,
-        "git_commit": _git_commit(),
-        "versions": _versions(),
+        "git_commit": git_commit_of_checkout(),
+        "versions": package_versions(),
         "config": run.config.to_dict(),
         "tune": run.tune.to_dict(),
         "grid": run.grid_name,

@@ -25,7 +25,11 @@ def excess(returns, cash_returns):
     """Returns in excess of the cash rate (``returns - cash_returns``, aligned on the index for
     pandas inputs): what Sharpe, Sortino and the information ratio are computed on."""
     if isinstance(returns, pd.Series | pd.DataFrame):
-        return returns.sub(pd.Series(cash_returns).reindex(returns.index), axis=0)
+        if not isinstance(cash_returns, pd.Series):  # an array lines up by position
+            if len(cash_returns) != len(returns):
+                raise ValueError(f"{len(cash_returns)} cash returns for {len(returns)} sessions")
+            cash_returns = pd.Series(np.asarray(cash_returns, dtype=float), index=returns.index)
+        return returns.sub(cash_returns.reindex(returns.index), axis=0)
     r, c = _array(returns), _array(cash_returns)
     return r - (c if r.ndim == 1 else c.reshape(-1, *([1] * (r.ndim - 1))))
 
