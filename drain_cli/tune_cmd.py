@@ -37,7 +37,6 @@ def run(args: argparse.Namespace) -> int:
     from backtests.tune.progress import Progress
     from backtests.tune.tuning import run_tune
     from drain_cli.args import parse_date, run_name
-    from drain_data import load_dataset
 
     if args.unseal is not None:
         return _unseal(args)
@@ -48,8 +47,8 @@ def run(args: argparse.Namespace) -> int:
     name = run_name(args.name, f"tune-{grid.name}-{datetime.now():%Y%m%d-%H%M%S}")
     progress = Progress(not args.no_progress and sys.stderr.isatty())
     staging, previous = sweep_dirs(name)
-    result = run_tune(config, tune, load_dataset(end=end), grid=args.grid, sample=args.sample,
-                      seed=args.seed, start=start, chunk_dir=staging, resume_from=previous,
+    result = run_tune(config, tune, grid=args.grid, sample=args.sample, seed=args.seed,
+                      start=start, end=end, chunk_dir=staging, resume_from=previous,
                       progress=progress)
     folder = save_tune_run(result, name, argv=sys.argv[1:], chunk_dir=staging,
                            progress=progress)

@@ -156,8 +156,24 @@ RANGES_AND_RULES = [
     ("thesis", "[thesis]\ndepletion_below_bn = 2000.0\n", "thesis.depletion_below_bn"),
     ("tune", "[signal]\ndraining_above = 1.0\nscarce_above = 0.5\n", "signal.scarce_above"),
 ]
-CORPUS = (SECTION_SHAPE + WHOLE_NUMBERS + NOT_FINITE + BEYOND_INT64 + BASKETS + BOOLEANS
-          + CHOICES_AND_KEYS + RANGES_AND_RULES)
+TUNE_SECTION = [  # [tune] itself: shapes, caps and types
+    ("tune", "tune = 3\n", "tune must be a table"),
+    ("tune", "[tune]\nwalkforward = 5\n", "tune.walkforward must be a table"),
+    ("tune", "[tune]\ngrid = [1]\n", "tune.grid must be a table"),
+    ("tune", "[tune]\ngrids = 4\n", "tune.grids must be a table"),
+    ("tune", "[tune.grids]\nwide = 4\n", "tune.grids.wide must be a table"),
+    ("tune", "[tune]\nbootstrap_reps = 1000000000\n", "tune.bootstrap_reps"),
+    ("tune", "[tune]\nspa_reps = 2.5\n", "tune.spa_reps"),
+    ("tune", "[tune]\ncap = \"all\"\n", "tune.cap"),
+    ("tune", "[tune]\npbo_blocks = 15\n", "tune.pbo_blocks"),
+    ("tune", "[tune]\nholdout_from = \"soon\"\n", "tune.holdout_from"),
+    ("tune", "[tune]\nbootstrap_rep = 10\n", "tune.bootstrap_rep"),
+    ("tune", "[tune.walkforward]\ntrian = 500\n", "tune.walkforward.trian"),
+    ("tune", "[tune.grid.backtest]\nlag = [1, 0]\n", "backtest.lag"),
+    ("tune", "[tune.grid.strategy]\nleg_size = [0.5, nan]\n", "strategy.leg_size"),
+]
+CORPUS = (TUNE_SECTION + SECTION_SHAPE + WHOLE_NUMBERS + NOT_FINITE + BEYOND_INT64 + BASKETS
+          + BOOLEANS + CHOICES_AND_KEYS + RANGES_AND_RULES)
 
 
 def _listing(root: Path) -> list[tuple[str, int]]:

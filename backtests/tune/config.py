@@ -20,7 +20,7 @@ from backtests.tune.grid import Grid, grid_from_table, resolve_grid_name
 from backtests.tune.walkforward import WalkForwardConfig
 from drain_core.configs import tune_config_path
 from drain_core.errors import DrainError
-from drain_core.schema import conform, whole
+from drain_core.schema import conform, require_table, whole
 from drain_core.tomlfile import read_toml
 
 # Caps, each with the reason a bigger request is refused rather than attempted:
@@ -88,14 +88,15 @@ class TuneConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TuneConfig:
         """Build from one ``[tune]`` table; unknown keys are an error with a did-you-mean."""
-        values = dict(values)
+        values = dict(require_table("tune", values))
         _reject_unknown(values)
-        walkforward = WalkForwardConfig.from_dict(values.pop("walkforward", {}))
+        walkforward = WalkForwardConfig.from_dict(
+            require_table("tune.walkforward", values.pop("walkforward", {})))
         grids = []
         if values.get("grid"):
-            grids.append(grid_from_table(values["grid"], "default"))
-        for name, table in values.pop("grids", {}).items():
-            grids.append(grid_from_table(table, name))
+            grids.append(grid_from_table(require_table("tune.grid", values["grid"]), "default"))
+        for name, table in require_table("tune.grids", values.pop("grids", {})).items():
+            grids.append(grid_from_table(require_table(f"tune.grids.{name}", table), name))
         values.pop("grid", None)
         holdout = values.get("holdout_from")
         if isinstance(holdout, dt.date):  # a bare TOML date
@@ -106,8 +107,10 @@ class TuneConfig:
     def load(cls, values: dict[str, Any] | None = None) -> TuneConfig:
         """A user's ``[tune]`` table over the shipped one. A table with its own grids uses only
         those; its ``[tune.walkforward]`` keys replace the shipped ones one by one."""
-        own = dict(values or {})
+        own = dict(require_table("tune", values))
         _reject_unknown(own)
+        for key in ("walkforward", "grid", "grids"):
+            require_table(f"tune.{key}", own.get(key))
         shipped = read_toml(tune_config_path())["tune"]
         merged = {**shipped, **own}
         if "grid" in own or "grids" in own:

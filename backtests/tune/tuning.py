@@ -59,23 +59,29 @@ class TuneRun:
         return self.tune.holdout_from is not None
 
 
-def run_tune(config: RunConfig, tune: TuneConfig, dataset, *, grid: str | None = None,
-             sample: int | None = None, seed: int = 0, start=None,
+def run_tune(config: RunConfig, tune: TuneConfig, dataset=None, *, grid: str | None = None,
+             sample: int | None = None, seed: int = 0, start=None, end=None,
              chunk_dir: Path | None = None, resume_from: Path | None = None,
              progress: Progress | None = None) -> TuneRun:
     """Sweep grid ``grid`` of ``tune`` over ``dataset`` from ``start`` and analyse it.
 
+    ``dataset`` None loads the data known at ``end``, once the grid has passed its checks (a
+    bad grid value fails before any data is read).
     ``sample`` draws that many combinations at random (``seed`` also seeds the bootstraps).
     With ``chunk_dir``, finished sweep chunks are saved there (and reused from
     ``resume_from``, the chunk folder of an earlier run, when made by the same sweep).
     """
     started = time.perf_counter()
     progress = progress or Progress()
-    if tune.holdout_start is not None:
-        dataset = seal(dataset, tune.holdout_start)
     chosen_grid = tune.grid(grid)
     selection = select(chosen_grid, config.signal, config.strategy, config.backtest,
                        sample=sample, seed=seed, cap=tune.cap)
+    if dataset is None:
+        from drain_data import load_dataset
+
+        dataset = load_dataset(end=end)
+    if tune.holdout_start is not None:
+        dataset = seal(dataset, tune.holdout_start)
     window = dataset.prices.loc[pd.Timestamp(start):] if start is not None else dataset.prices
     if len(window) < 3:
         before = " before the holdout" if tune.holdout_from else ""
