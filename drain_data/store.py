@@ -206,7 +206,7 @@ def load_dataset(
     if dataset.prices.empty or dataset.prices.dropna(how="all").empty:
         raise DrainError(
             f"no price data between {start or 'the first date'} and {end or 'the last date'}; "
-            f"widen --start/--end (the embedded data covers 2014-01-02 to 2026-07-31)"
+            f"widen the date range (the embedded data covers 2014-01-02 to 2026-07-31)"
         )
     return dataset
 

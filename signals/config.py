@@ -17,6 +17,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from drain_core.conventions import PERIODS_PER_YEAR
 from drain_core.errors import DrainError
 from drain_core.frozen import FrozenDict
 from drain_core.schema import (
@@ -129,7 +130,7 @@ class SignalConfig:
     # Only for standardise = "rolling": three years, long enough to hold one funding cycle.
     z_window: ZWindow = 756
     # One year of sessions before a z-score is trusted: fewer observations give unstable moments.
-    z_min_periods: ZWindow = 252
+    z_min_periods: ZWindow = PERIODS_PER_YEAR
     # Winsorise z-scores at +-3: one extreme day (March 2020) must not swamp the composite.
     z_clip: number(gt=0, le=100, reason="z-score units") = 3.0
 

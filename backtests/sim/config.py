@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from drain_core.conventions import PERIODS_PER_YEAR
 from drain_core.errors import DrainError
 from drain_core.frozen import FrozenDict
 from drain_core.schema import (
@@ -38,7 +39,7 @@ ASSET_CLASSES: tuple[str, ...] = typing.get_args(AssetClassName)
 AssetClass = Annotated[AssetClassName, Meta(extra={"noun": "asset class"})]
 Bps = number(ge=0, le=10_000, reason="basis points; 10,000 is the whole traded value")
 BorrowRate = number(ge=0, le=10, reason="an annual rate; 10 is 1,000% a year")
-Lag = whole(1, 252, "trades act on a bar after the signal, at most a year later")
+Lag = whole(1, PERIODS_PER_YEAR, "trades act on a bar after the signal, at most a year later")
 Cash = number(gt=0, le=1e13, reason="above 1e13 float64 loses cents")
 
 

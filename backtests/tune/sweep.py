@@ -316,7 +316,7 @@ def run_sweep(
     combos = selection.combos
     window = dataset.prices.loc[pd.Timestamp(start):] if start is not None else dataset.prices
     if len(window) < 3:
-        raise DrainError(f"the date range holds {len(window)} sessions; widen --start/--end")
+        raise DrainError(f"the date range holds {len(window)} sessions; widen it")
     n_days = len(window)
     strategies = {id(c.strategy): c.strategy for c in combos}  # shared objects: few distinct
     tickers = sorted(set().union(*(universe(s) for s in strategies.values())))
