@@ -152,7 +152,7 @@ def update(
         sorted(set(snap_macro["series"])) if series is None else check_series(series)
     )
     if not names and not series_names:
-        raise DrainError("nothing to update; name --tickers and/or --series")
+        raise DrainError("nothing to update; name the tickers and/or the series to fetch")
     price_start = start if start is not None else snap_prices["date"].min()
     macro_start = start if start is not None else snap_macro["date"].min()
 

@@ -218,7 +218,7 @@ def fetch_prices(
     """
     names = [engine_ticker(t) for t in split_names(tickers)]
     if not names:
-        raise DrainError("no tickers to fetch; name at least one, e.g. --tickers SPY")
+        raise DrainError("no tickers to fetch; name at least one, e.g. SPY")
     start = parse_since(since) if since is not None else None
     symbols = [yahoo_symbol(name) for name in names]
     frame = with_retries(lambda: _yf_download(symbols, start, session), wait)
