@@ -64,15 +64,15 @@ def test_regime_table_on_a_hand_case():
     assert s["excess_return"] == pytest.approx(0.015 * 252, rel=1e-12)
     assert s["volatility"] == pytest.approx(np.std([0.03, 0.0], ddof=1) * math.sqrt(252))
     assert s["sharpe"] == pytest.approx(0.015 / np.std([0.03, 0.0], ddof=1) * math.sqrt(252))
-    assert s["hit_rate"] == 0.5 and s["max_drawdown"] == 0.0
+    assert s["hit_rate"] == 1.0 and s["max_drawdown"] == 0.0  # the flat 0.0 day is no miss
     assert d["sessions"] == 0 and d["share"] == 0.0 and math.isnan(d["sharpe"])
 
 
-def test_a_flat_sessions_rounding_is_not_a_hit():
+def test_a_flat_sessions_rounding_is_neither_hit_nor_miss():
     index = pd.bdate_range("2024-01-01", periods=4)
     excess = pd.Series([1e-19, -1e-19, 0.01, -0.01], index=index)
     table = regime_table(excess, pd.Series("scarce", index=index), reps=0)
-    assert table.loc["scarce", "hit_rate"] == 0.25
+    assert table.loc["scarce", "hit_rate"] == 0.5  # one hit of the two active sessions
 
 
 def test_regime_is_the_one_known_at_the_previous_close():

@@ -40,7 +40,7 @@ REGIME_COLUMNS = (("Share of days", "share", "pct"),
 CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0 1.2em;color:#222;
 font-size:13px} h1{font-size:1.35em;margin:.5em 0 .1em} h2{font-size:1.05em;margin:.8em 0 .3em}
-.meta{color:#555;margin:.1em 0} .grid{display:grid;grid-template-columns:minmax(420px,1fr) 1.4fr;
+.meta{color:#555;margin:.1em 0} .grid{display:grid;grid-template-columns:fit-content(700px) 1fr;
 gap:0 1.2em;align-items:start} table{border-collapse:collapse;margin:.2em 0}
 td,th{border-bottom:1px solid #e3e3e3;padding:2px 7px;text-align:right;white-space:nowrap}
 th{background:#f5f5f5} td:first-child,th:first-child{text-align:left}

@@ -3,9 +3,9 @@
 A session's regime is the one known at the previous close (the signal's regime lagged one
 session, ``regime_at_previous_close``): the regime a trader could act on before that session's
 return. For each regime the table gives the share of sessions, the annualised mean excess
-return, the annualised volatility, the Sharpe ratio, the hit rate (share of sessions whose excess
-return is positive; a flat book's excess return, zero but for rounding below ``FLAT``, is not a
-hit) and the worst drawdown of the excess-return curve that compounds only that
+return, the annualised volatility, the Sharpe ratio, the hit rate (share of the regime's active
+sessions whose excess return is positive; a flat book's sessions, zero excess return but for
+rounding below ``FLAT``, are neither hits nor misses) and the worst drawdown of the excess-return curve that compounds only that
 regime's sessions, in order. Intervals come from a stationary block bootstrap (arch) of the whole
 joint path of returns and regimes, so that regime spells and volatility clustering survive the
 resampling; every statistic is recomputed per regime on each resampled path.
@@ -41,6 +41,7 @@ def _statistics(values: np.ndarray, codes: np.ndarray, code: int) -> dict[str, n
         mean = x.sum(axis=1) / n
         var = ((x * x).sum(axis=1) - n * mean * mean) / (n - 1)
         sd = np.where(n > 1, np.sqrt(np.maximum(var, 0.0)), np.nan)
+        active = (chosen & (np.abs(values) > FLAT)).sum(axis=1)
         log_wealth = np.cumsum(np.log1p(np.maximum(x, -1.0)), axis=1)
         peak = np.maximum.accumulate(np.maximum(log_wealth, 0.0), axis=1)
         return {
@@ -48,7 +49,7 @@ def _statistics(values: np.ndarray, codes: np.ndarray, code: int) -> dict[str, n
             "excess_return": mean * PERIODS_PER_YEAR,
             "volatility": sd * np.sqrt(PERIODS_PER_YEAR),
             "sharpe": np.where(sd > 0, mean / sd * np.sqrt(PERIODS_PER_YEAR), np.nan),
-            "hit_rate": (chosen & (values > FLAT)).sum(axis=1) / n,
+            "hit_rate": (chosen & (values > FLAT)).sum(axis=1) / active,
             "max_drawdown": np.where(n > 0, np.expm1((log_wealth - peak).min(axis=1)), np.nan),
         }
 
