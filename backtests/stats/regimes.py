@@ -5,8 +5,8 @@ session, ``regime_at_previous_close``): the regime a trader could act on before 
 return. For each regime the table gives the share of sessions, the annualised mean excess
 return, the annualised volatility, the Sharpe ratio, the hit rate (share of the regime's active
 sessions whose excess return is positive; a flat book's sessions, zero excess return but for
-rounding below ``FLAT``, are neither hits nor misses) and the worst drawdown of the excess-return curve that compounds only that
-regime's sessions, in order. Intervals come from a stationary block bootstrap (arch) of the whole
+rounding below ``FLAT``, are neither hits nor misses) and the worst drawdown of the
+excess-return curve that compounds only that regime's sessions, in order. Intervals come from a stationary block bootstrap (arch) of the whole
 joint path of returns and regimes, so that regime spells and volatility clustering survive the
 resampling; every statistic is recomputed per regime on each resampled path.
 """
