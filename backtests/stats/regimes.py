@@ -6,9 +6,10 @@ return. For each regime the table gives the share of sessions, the annualised me
 return, the annualised volatility, the Sharpe ratio, the hit rate (share of the regime's active
 sessions whose excess return is positive; a flat book's sessions, zero excess return but for
 rounding below ``FLAT``, are neither hits nor misses) and the worst drawdown of the
-excess-return curve that compounds only that regime's sessions, in order. Intervals come from a stationary block bootstrap (arch) of the whole
-joint path of returns and regimes, so that regime spells and volatility clustering survive the
-resampling; every statistic is recomputed per regime on each resampled path.
+excess-return curve that compounds only that regime's sessions, in order. Intervals come from
+a stationary block bootstrap (arch) of the whole joint path of returns and regimes, so that
+regime spells and volatility clustering survive the resampling; every statistic is recomputed
+per regime on each resampled path.
 """
 
 from __future__ import annotations
