@@ -39,14 +39,13 @@ def _run(args: argparse.Namespace, sidecar: Sidecar) -> int:
     from backtests.report.tearsheet import import_plotting
     from backtests.run.config import RunConfig
     from backtests.run.prepare import prepare_run
-    from drain_cli.args import parse_date, run_name
+    from drain_cli.args import parse_date_range, run_name
 
     config = RunConfig.load(args.config)
     if args.strategy:
         config = RunConfig(signal=config.signal, backtest=config.backtest,
                            strategy=config.strategy.replace(variant=args.strategy))
-    for option, value in (("--start", args.start), ("--end", args.end)):
-        parse_date(value, option)
+    parse_date_range(args.start, args.end)  # before the data loads
     name = run_name(args.name, f"{config.strategy.variant}-{datetime.now():%Y%m%d-%H%M%S}")
     prepared = sidecar.submit(prepare_run, config, start=args.start, end=args.end)
     sidecar.submit(import_plotting)

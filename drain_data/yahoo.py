@@ -23,7 +23,7 @@ from drain_core.errors import DrainError
 from drain_data import cache, clock, store
 from drain_data.calendar import as_naive_dates
 from drain_data.fetch_args import parse_since, since_text, split_names
-from drain_data.fetch_errors import EmptyDownload, Transient, with_retries
+from drain_data.fetch_errors import BadAnswer, EmptyDownload, Transient, with_retries
 
 YAHOO_HOST = "query2.finance.yahoo.com"
 YAHOO_TIMEOUT = 30.0
@@ -132,8 +132,8 @@ def _has_every_close(frame: Any, symbols: list[str]) -> bool:
         return False
 
 
-def _unexpected(symbols: list[str], what: str) -> DrainError:
-    return DrainError(
+def _unexpected(symbols: list[str], what: str) -> BadAnswer:
+    return BadAnswer(
         f"Yahoo's answer for {', '.join(symbols)} has an unexpected shape ({what}); check the "
         f"symbol on https://finance.yahoo.com, try again later, or update yfinance"
     )

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from backtests.report.integrity import checked_manifest, file_checksums
 from backtests.report.tearsheet import write_tearsheet
 from backtests.run.pipeline import PipelineResult
 from backtests.stats.performance import summary
@@ -113,6 +114,8 @@ def save_run(run: PipelineResult, run_dir: Path, *, name: str, argv: list[str],
         "git_commit": _git_commit(),
         "versions": _versions(),
         "config": run.config.to_dict(),
+        "checksums": file_checksums(run_dir, [f for f in (*RAW_FILES, "config.toml")
+                                             if f != "manifest.json"]),
     }
     (run_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
     build_reports(run_dir, tearsheets)
@@ -141,7 +144,7 @@ def build_reports(run_dir: Path, tearsheets: Executor | None = None) -> Path:
     if missing:
         raise DrainError(f"{run_dir} is not a complete backtest run (missing {', '.join(missing)});"
                          f" rerun 'drain backtest'")
-    manifest = json.loads((run_dir / "manifest.json").read_text())
+    manifest = checked_manifest(run_dir)  # damaged or changed files: a DrainError
     staging = Path(tempfile.mkdtemp(prefix=".rebuild.", dir=run_dir))
     try:
         _build_into(run_dir, staging, manifest, tearsheets)

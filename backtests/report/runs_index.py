@@ -7,6 +7,8 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from drain_core.fs import write_text
+
 # kind -> (main page, second page, file with headline numbers)
 KINDS = {
     "backtest": ("report.html", "tearsheet.html", "stats.json"),
@@ -50,11 +52,15 @@ def update_index(root: Path) -> Path:
             continue
         main, second, _ = KINDS[kind]
         when = datetime.fromtimestamp((run_dir / main).stat().st_mtime, UTC)
+        try:
+            headline = _headline(kind, run_dir)
+        except (OSError, ValueError, AttributeError, TypeError):  # a damaged sibling run
+            headline = "unreadable headline numbers (damaged run folder)"
         name = html.escape(run_dir.name)
         extra = f"<a href='{name}/{second}'>{second}</a>" if second else ""
         rows.append(
             f"<tr><td><a href='{name}/{main}'>{name}</a></td><td>{kind}</td>"
-            f"<td>{when:%Y-%m-%d %H:%M}</td><td>{html.escape(_headline(kind, run_dir))}</td>"
+            f"<td>{when:%Y-%m-%d %H:%M}</td><td>{html.escape(headline)}</td>"
             f"<td>{extra}</td></tr>"
         )
     page = (
@@ -64,8 +70,4 @@ def update_index(root: Path) -> Path:
         "<table><tr><th>run</th><th>kind</th><th>written (UTC)</th><th>headline</th><th></th>"
         f"</tr>{''.join(rows)}</table>"
     )
-    path = root / "index.html"
-    tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(page)
-    tmp.replace(path)
-    return path
+    return write_text(root / "index.html", page, "write the runs index")
