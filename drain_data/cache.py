@@ -55,9 +55,11 @@ def read_checked(
     from drain_data.validate import check_columns, damaged_names
 
     path = cache_dir(directory) / f"{table}.parquet"
+    fix = "delete it and run 'drain data update' again"
+    if path.exists() and not path.is_file():
+        raise DrainError(f"cache file {path} is not a file; {fix}")
     if not path.is_file():
         return _empty(table), {}
-    fix = "delete it and run 'drain data update' again"
     try:
         frame = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several types for truncated files

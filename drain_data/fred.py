@@ -89,16 +89,27 @@ def _fred_get(http: requests.Session, name: str, since: pd.Timestamp | None) -> 
 
 
 def _read_body(response: requests.Response, source: str) -> str:
-    """The whole body within FRED_DEADLINE seconds of the request (a stalled or trickling
-    answer is a timeout, not a hang), at most MAX_BODY_BYTES; a body shorter than its
-    Content-Length is a broken answer (urllib3 raises, requests wraps it)."""
+    """The whole body within FRED_DEADLINE seconds (a stalled or trickling answer is a
+    timeout, not a hang: each read returns what has arrived, and the clock is checked after
+    it), at most MAX_BODY_BYTES; a body shorter than its Content-Length is a broken answer."""
+    import urllib3.exceptions as u3
+
     deadline = time.monotonic() + FRED_DEADLINE
     chunks, size = [], 0
-    for chunk in response.iter_content(chunk_size=1 << 16):
+    while True:
+        try:
+            chunk = response.raw.read1(1 << 16)
+        except u3.ReadTimeoutError as exc:
+            raise Transient("slow", source, f"silent for {FRED_TIMEOUT[1]:g} s mid-answer") \
+                from exc
+        except (u3.ProtocolError, u3.DecodeError) as exc:  # IncompleteRead: cut short
+            raise Transient("server", source, f"broken answer: {type(exc).__name__}") from exc
+        if not chunk:
+            break
         chunks.append(chunk)
         size += len(chunk)
         if time.monotonic() > deadline:
-            raise Transient("slow", source, f"the answer took longer than {FRED_DEADLINE:.0f} s")
+            raise Transient("slow", source, f"the answer took longer than {FRED_DEADLINE:g} s")
         if size > MAX_BODY_BYTES:
             raise BadAnswer(f"{source} sent more than {MAX_BODY_BYTES >> 20} MB, not a "
                             f"fredgraph CSV; nothing was updated, try again later")
@@ -118,6 +129,8 @@ def parse_fred_csv(name: str, body: str, since: pd.Timestamp | None = None) -> p
         raise BadAnswer(f"FRED returned an empty body for series {name!r}; try again later")
     if text.lstrip().startswith("<"):
         raise BadAnswer(f"{bad} but an HTML page (an outage or a moved URL); try again later")
+    if not text.endswith("\n"):  # fredgraph CSV ends every row with a newline, the last too
+        raise BadAnswer(f"{bad}: it ends mid-row (a truncated answer); try again later")
     try:
         raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeError) as exc:
