@@ -63,10 +63,10 @@ def _terminate(signum: int, frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``drain``; every failure is one line on stderr (never a traceback) and its status."""
-    args = build_parser().parse_args(argv)
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
+        args = build_parser().parse_args(argv)
         return int(args._run(args) or 0)
     except EnvironmentFault as exc:
         return _fail(f"drain: error: {exc}", 1)
