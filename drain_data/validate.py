@@ -5,14 +5,16 @@ A table is ``key, date, value`` rows (``ticker/close`` for prices, ``series/valu
 a date or lies outside the exchange calendar, a date repeated, a value that is not finite, a
 price that is not positive, a series the project has no publication rule for, a ticker that is
 not a symbol. ``check_columns`` refuses a table whose columns have the wrong type altogether (a
-file written by something else). Plain pandas: a validation library would cost more import time
-than these few vectorised checks take to run (about 5 ms on the whole cache).
+file written by something else). Plain pandas and numpy, no validation library: the checks run
+once per distinct name where they can, about 35 ms on the 141k snapshot price rows and 18 ms on
+the 59k macro rows (measured on a busy 2-core machine), with nothing more to import.
 """
 
 from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 
 from drain_data.calendar import CALENDAR_END, CALENDAR_START
@@ -43,26 +45,44 @@ def damaged_names(table: str, frame: pd.DataFrame, known: set[str] | None = None
     """
     key, value = KEYS[table]
     names = frame[key].astype(str)
+    codes, uniques = pd.factorize(names)  # checks by name run once per distinct name
     dates = frame["date"]
     values = pd.to_numeric(frame[value], errors="coerce").astype("float64")
     first = pd.Timestamp(CALENDAR_START) if table == "prices" else FIRST_DATE
+    days = dates.to_numpy("datetime64[D]").astype(np.int64)  # NaT is caught by its own check
+    same_day = _repeated((codes.astype(np.int64) << 32) + days)
     checks = [
         (dates.isna(), "a date that is missing or not a date"),
         ((dates < first) | (dates > pd.Timestamp(CALENDAR_END)),
          f"a date outside the calendar ({first.date()} to {CALENDAR_END})"),
-        (frame.duplicated([key, "date"], keep=False), "the same date twice"),
+        (same_day, "the same date twice"),
         (~values.abs().lt(float("inf")), "a value that is missing, NaN or infinite"),
     ]
     if table == "prices":
-        checks.append(((values <= 0) & ~names.isin(YIELD_TICKERS),
+        checks.append(((values <= 0).to_numpy() & ~np.isin(uniques, list(YIELD_TICKERS))[codes],
                        "a close that is zero or negative"))
-        checks.append((~names.str.fullmatch(TICKER_RE), "a name that is not a ticker symbol"))
+        symbol = np.array([TICKER_RE.fullmatch(name) is not None for name in uniques])
+        checks.append((~symbol[codes], "a name that is not a ticker symbol"))
     elif known is not None:
-        checks.append((~names.isin(known), "a series the project has no publication rule for"))
+        checks.append((~np.isin(uniques, list(known))[codes],
+                       "a series the project has no publication rule for"))
     out: dict[str, str] = {}
     for bad, reason in checks:
-        for name in names[bad.to_numpy()].unique():
+        for name in uniques[np.unique(codes[np.asarray(bad)])]:
             out.setdefault(str(name), reason)
+    return out
+
+
+def _repeated(keys: np.ndarray) -> np.ndarray:
+    """Which entries of ``keys`` occur more than once (a sort: faster than hashing here)."""
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    same = ordered[1:] == ordered[:-1]
+    repeated = np.zeros(len(keys), dtype=bool)
+    repeated[1:] |= same
+    repeated[:-1] |= same
+    out = np.empty(len(keys), dtype=bool)
+    out[order] = repeated
     return out
 
 
