@@ -314,3 +314,35 @@ def test_an_unwritable_cache_folder_is_an_environment_fault(tmp_path, monkeypatc
     finally:
         server.close()
     assert listing(tmp_path)[str(tmp_path)].keys() >= {"cache-is-a-file"}
+
+
+def _failing_yahoo(message: str):
+    """yfinance 1.7's way to fail: log the error, return an empty frame."""
+    import logging
+
+    def download(tickers, **kwargs):
+        tickers = [tickers] if isinstance(tickers, str) else list(tickers)
+        logging.getLogger("yfinance").error(f"{tickers}: {message}")
+        fields = ["Adj Close", "Close", "High", "Low", "Open", "Volume"]
+        columns = pd.MultiIndex.from_product([fields, tickers], names=["Price", "Ticker"])
+        return pd.DataFrame(index=pd.DatetimeIndex([]), columns=columns, dtype="float64")
+
+    return download
+
+
+YAHOO_LOGGED = {
+    "redirect-loop": ("Failed to perform, curl: (47) Maximum (30) redirects followed.",
+                      "redirect loop"),
+    "total-timeout": ("Failed to perform, curl: (28) Operation timed out after 30002 "
+                      "milliseconds with 5120 bytes received.", "did not answer in time"),
+    "connection-refused": ("Failed to perform, curl: (7) Failed to connect to "
+                           "query2.finance.yahoo.com port 443", "network is unavailable"),
+}
+
+
+@pytest.mark.parametrize("case", YAHOO_LOGGED)
+def test_yahoo_transport_faults_exit_1(filled, monkeypatch, capsys, case):
+    message, words = YAHOO_LOGGED[case]
+    monkeypatch.setattr(yfinance, "download", _failing_yahoo(message))
+    argv = ["data", "update", "--cache-dir", str(filled), "--no-progress", "--tickers", "SPY"]
+    expect_fault(capsys, argv, 1, words, [filled])

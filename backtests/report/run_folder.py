@@ -28,6 +28,7 @@ from backtests.report.tearsheet import write_tearsheet
 from backtests.run.pipeline import PipelineResult
 from backtests.stats.performance import summary
 from drain_core.errors import DrainError
+from drain_core.fs import OWNER_FILE, claim, remove_stale_temp_dirs
 from drain_core.tomlfile import write_toml
 
 PACKAGES = ("liquidity-drain", "vectorbt", "quantstats", "pandas", "numpy", "numba", "yfinance",
@@ -145,11 +146,14 @@ def build_reports(run_dir: Path, tearsheets: Executor | None = None) -> Path:
         raise DrainError(f"{run_dir} is not a complete backtest run (missing {', '.join(missing)});"
                          f" rerun 'drain backtest'")
     manifest = checked_manifest(run_dir)  # damaged or changed files: a DrainError
+    remove_stale_temp_dirs(run_dir, ".rebuild.")  # left by a rebuild that was killed
     staging = Path(tempfile.mkdtemp(prefix=".rebuild.", dir=run_dir))
+    claim(staging)
     try:
         _build_into(run_dir, staging, manifest, tearsheets)
         for built in staging.iterdir():
-            os.replace(built, run_dir / built.name)
+            if built.name != OWNER_FILE:
+                os.replace(built, run_dir / built.name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return run_dir
