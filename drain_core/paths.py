@@ -37,6 +37,25 @@ def _folder_lock(folder: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def _swap_into_place(tmp: Path, final: Path) -> None:
+    """Rename ``tmp`` to ``final``; a previous ``final`` is set aside first and removed after,
+    or put back if the swap is interrupted (an error, Ctrl-C, SIGTERM) half-way."""
+    if not final.exists():
+        os.replace(tmp, final)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old.", dir=final.parent))
+    claim(old)
+    try:
+        os.replace(final, old / "run")
+        os.replace(tmp, final)
+    except BaseException:
+        if not final.exists() and (old / "run").exists():
+            os.replace(old / "run", final)
+        raise
+    finally:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 @contextmanager
 def atomic_run_dir(name: str) -> Iterator[Path]:
     """Yield a temp folder beside ``reports_root()/name``; rename it into place on success.
@@ -64,14 +83,7 @@ def atomic_run_dir(name: str) -> Iterator[Path]:
     final = root / name
     try:
         with guarded(final, "move the finished run into"), _folder_lock(root):
-            if final.exists():
-                old = Path(tempfile.mkdtemp(prefix=f".{name}.old.", dir=root))
-                claim(old)
-                os.replace(final, old / "run")
-                os.replace(tmp, final)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(tmp, final)
+            _swap_into_place(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
