@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -35,6 +36,17 @@ def _folder_lock(folder: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+def _remove(folder: Path | None, attempts: int = 10) -> None:
+    """Remove ``folder``, trying again for a moment while a helper process that is being
+    stopped may still be adding files to it (rmtree then finds a folder not empty)."""
+    for _ in range(attempts):
+        if folder is None or not folder.exists():
+            return
+        shutil.rmtree(folder, ignore_errors=True)
+        if folder.exists():
+            time.sleep(0.1)
 
 
 def _swap_into_place(tmp: Path, final: Path) -> None:
@@ -68,17 +80,18 @@ def atomic_run_dir(name: str) -> Iterator[Path]:
     """
     root = make_dirs(reports_root(), "create the reports folder")
     remove_stale_temp_dirs(root)
-    with guarded(root, "create a run folder in"):
-        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
-        claim(tmp)
-        tmp.chmod(0o755)  # mkdtemp makes it owner-only; a report folder is meant to be shared
-    try:
+    tmp: Path | None = None
+    try:  # a signal may land anywhere from here on: whatever was made is removed
+        with guarded(root, "create a run folder in"):
+            tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
+            claim(tmp)
+            tmp.chmod(0o755)  # mkdtemp makes it owner-only; a report folder is shared
         yield tmp
     except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _remove(tmp)
         raise EnvironmentFault(describe(exc, tmp, "write the run folder")) from None
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _remove(tmp)
         raise
     final = root / name
     try:
