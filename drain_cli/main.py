@@ -84,8 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     except Terminated:
         return _fail("drain: terminated (SIGTERM); nothing half-written was left behind", 143)
     finally:
-        if in_main_thread:
-            signal.signal(signal.SIGTERM, previous)
+        if in_main_thread:  # None: a handler set outside Python, restored as the default
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 def _fail(line: str, status: int) -> int:
