@@ -24,10 +24,11 @@ import signal
 import threading
 import traceback
 from concurrent.futures import Executor, Future
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from multiprocessing.connection import Connection
 
 
@@ -41,7 +42,8 @@ class Sidecar(Executor):
         replies_out, replies_in = context.Pipe(duplex=False)
         self._process = context.Process(target=_serve, args=(calls_out, replies_in, os.getpid()),
                                          name="drain-sidecar")
-        self._process.start()
+        with _signals_deferred():  # a process stopped half-way through its start would
+            self._process.start()  # print a traceback for the data it never received
         calls_out.close()
         replies_in.close()
         self._calls = calls_in
@@ -89,6 +91,20 @@ class Sidecar(Executor):
         self._process.join()
         self._reader.join()
         self._replies.close()
+
+
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """SIGINT and SIGTERM wait until the block is done (POSIX; elsewhere a no-op)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _serve(calls: Connection, replies: Connection, parent: int) -> None:

@@ -92,14 +92,26 @@ def _temp_folders(root: Path) -> list[Path]:
 
 
 MOMENTS = {
-    # the sidecar exists: the data load and the vectorbt import are under way
-    "starting": lambda proc, root: len(_descendants(proc.pid)) >= 1,
+    # the sidecar has started: the data load and the vectorbt import are under way
+    "starting": lambda proc, root: _sidecar_age(proc) > 0.3,
     # a couple of seconds later: signal and weights in the sidecar, the engine in the parent
     "computing": lambda proc, root: len(_descendants(proc.pid)) >= 1 and _elapsed(proc) > 3.0,
     # the run's temp folder exists: raw files, reports and tearsheet figures being written
     "writing": lambda proc, root: bool(_temp_folders(root)),
 }
 _started: dict[int, float] = {}
+
+
+_first_child: dict[int, float] = {}
+
+
+def _sidecar_age(proc: subprocess.Popen) -> float:
+    """Seconds since a child of ``proc`` was first seen (a SIGKILL in the milliseconds while
+    multiprocessing hands a new process its start-up data would leave that process without
+    it: it dies at once, but prints a traceback first)."""
+    if _descendants(proc.pid):
+        _first_child.setdefault(proc.pid, time.monotonic())
+    return time.monotonic() - _first_child.get(proc.pid, time.monotonic())
 
 
 def _elapsed(proc: subprocess.Popen) -> float:
