@@ -95,7 +95,8 @@ class Sidecar(Executor):
 
 @contextmanager
 def _signals_deferred() -> Iterator[None]:
-    """SIGINT and SIGTERM wait until the block is done (POSIX; elsewhere a no-op)."""
+    """SIGINT and SIGTERM wait until the block is done (POSIX; elsewhere a no-op). A process
+    started inside inherits the mask: ``_serve`` lifts it."""
     if not hasattr(signal, "pthread_sigmask"):
         yield
         return
@@ -116,6 +117,8 @@ def _serve(calls: Connection, replies: Connection, parent: int) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _stop)
+    if hasattr(signal, "pthread_sigmask"):  # blocked while the caller started this process
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     die_with_parent(parent)
     while True:
         try:
