@@ -25,10 +25,41 @@ def parse_date(text: str | None, option: str) -> pd.Timestamp | None:
     return stamp.normalize()
 
 
+def parse_date_range(start: str | None, end: str | None) -> tuple[pd.Timestamp | None,
+                                                                  pd.Timestamp | None]:
+    """``--start`` and ``--end`` as dates, checked before any data is loaded: each a date,
+    the start not after the end, the start not in the future."""
+    first, last = parse_date(start, "--start"), parse_date(end, "--end")
+    if first is not None and last is not None and first > last:
+        raise DrainError(f"--start {first.date()} is after --end {last.date()}; "
+                         f"give the earlier date as --start")
+    if first is not None:
+        import pandas as pd
+
+        today = pd.Timestamp.now("UTC").tz_localize(None).normalize()
+        if first > today:
+            raise DrainError(f"--start {first.date()} is in the future (today is "
+                             f"{today.date()}); give a past date")
+    return first, last
+
+
+MAX_RUN_NAME = 100  # the temp folder beside it adds ~15 characters; file systems allow 255
+# Names the reports folder itself uses: the runs index, its temp file, and shared page assets.
+RESERVED_RUN_NAMES = frozenset({"index.html", "index.html.tmp", "plotly.min.js"})
+
+
 def run_name(name: str | None, default: str) -> str:
-    """The run folder name: ``default`` when none is given; a path or dot-name is an error."""
+    """The run folder name: ``default`` when none is given; else a plain folder name of at
+    most MAX_RUN_NAME characters, not starting with '.', not one the reports folder uses."""
     if name is None:
         return default
-    if not name or name in (".", "..") or "/" in name or "\\" in name or name.startswith("."):
+    if not name or "/" in name or "\\" in name or name.startswith("."):
         raise DrainError(f"--name: {name!r} is not a plain folder name (no '/', no leading '.')")
+    if len(name) > MAX_RUN_NAME:
+        raise DrainError(f"--name is {len(name)} characters long; use at most {MAX_RUN_NAME}")
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise DrainError(f"--name: {name!r} holds a control character; use a plain folder name")
+    if name.lower() in RESERVED_RUN_NAMES:
+        raise DrainError(f"--name: {name!r} is reserved by the reports folder "
+                         f"({', '.join(sorted(RESERVED_RUN_NAMES))}); choose another name")
     return name

@@ -46,10 +46,9 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, config: RunConfig, sidecar: Sidecar) -> int:
     from backtests.report.tearsheet import import_plotting
     from backtests.run.prepare import prepare_run
-    from drain_cli.args import parse_date, run_name
+    from drain_cli.args import parse_date_range, run_name
 
-    for option, value in (("--start", args.start), ("--end", args.end)):
-        parse_date(value, option)
+    parse_date_range(args.start, args.end)  # before the data loads
     name = run_name(args.name, f"{config.strategy.variant}-{datetime.now():%Y%m%d-%H%M%S}")
     prepared = sidecar.submit(prepare_run, config, start=args.start, end=args.end)
     sidecar.submit(import_plotting)

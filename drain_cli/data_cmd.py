@@ -13,9 +13,10 @@ adjustment; with --since older rows keep their old adjustment (a warning says so
 
 exit status:
   0  the cache was updated (one line per table: rows fetched, new, revised, cache file)
-  1  the network is unavailable, or Yahoo/FRED kept refusing after retries: not a mistake in
-     the command, but nothing was updated; the engine keeps working from the cache and the
-     embedded snapshot
+  1  the network is unavailable, Yahoo/FRED kept refusing or sent a broken answer (an HTML
+     page, a truncated body, a redirect loop, no answer within the deadline), or the cache
+     folder cannot be written: not a mistake in the command, but nothing was updated; the
+     engine keeps working from the cache and the embedded snapshot
   2  a mistake to fix: unknown series, bad --since, a symbol Yahoo has no data for, an
      unreadable cache file, or another update holding the cache lock
 """
@@ -72,23 +73,18 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _update(args: argparse.Namespace) -> int:
-    from drain_data.fetch_errors import NetworkUnavailable, SourceUnavailable
     from drain_data.update import update
 
     tickers, series = args.tickers, args.series
     if tickers is not None or series is not None:  # refresh only what is named
         tickers, series = tickers or [], series or []
-    try:
-        summary = update(
-            tickers=tickers,
-            series=series,
-            since=args.since,
-            cache_dir=args.cache_dir,
-            progress=not args.no_progress,
-        )
-    except (NetworkUnavailable, SourceUnavailable) as exc:
-        sys.stderr.write(f"drain: error: {exc}\n")
-        return 1
+    summary = update(  # a network or source fault is an EnvironmentFault: exit status 1
+        tickers=tickers,
+        series=series,
+        since=args.since,
+        cache_dir=args.cache_dir,
+        progress=not args.no_progress,
+    )
     for line in summary.lines():
         print(line)
     for note in summary.warnings:

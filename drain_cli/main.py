@@ -1,4 +1,7 @@
-"""Entry point of the ``drain`` command: parse arguments, dispatch, turn user errors into one line.
+"""Entry point of the ``drain`` command: parse arguments, dispatch, turn errors into one line.
+
+Exit status: 0 done, 1 a fault of the environment (disk, file system, network, data source),
+2 a mistake in the command or its files, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 
 Each subcommand lives in its own module ``drain_cli/<name>_cmd.py`` exposing
 ``add_arguments(parser)`` and ``run(args) -> int``; heavy libraries are imported inside ``run``.
@@ -10,9 +13,12 @@ import argparse
 import gc
 import importlib
 import importlib.util
+import os
+import signal
 import sys
+import threading
 
-from drain_core.errors import DrainError
+from drain_core.errors import DrainError, EnvironmentFault
 
 COMMANDS = {
     "data": ("drain_cli.data_cmd", "inspect and refresh the data (show, update)"),
@@ -48,17 +54,57 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived: unwinds like Ctrl-C, so temp folders and child processes are cleaned."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run ``drain``; user mistakes exit 2 with a one-line message, never a traceback."""
-    args = build_parser().parse_args(argv)
+    """Run ``drain``; every failure is one line on stderr (never a traceback) and its status."""
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
+        args = build_parser().parse_args(argv)
         return int(args._run(args) or 0)
+    except EnvironmentFault as exc:
+        return _fail(f"drain: error: {exc}", 1)
     except DrainError as exc:
-        sys.stderr.write(f"drain: error: {exc}\n")
-        return 2
+        return _fail(f"drain: error: {exc}", 2)
+    except BrokenPipeError:  # the reader of our output went away (drain ... | head)
+        _silence_stdout()
+        return 1
+    except OSError as exc:  # a file-system fault no module turned into a DrainError
+        from drain_core.fs import describe
+
+        return _fail(f"drain: error: {describe(exc)}", 1)
     except KeyboardInterrupt:
-        sys.stderr.write("drain: interrupted\n")
-        return 130
+        return _fail("drain: interrupted; nothing half-written was left behind", 130)
+    except Terminated:
+        return _fail("drain: terminated (SIGTERM); nothing half-written was left behind", 143)
+    finally:
+        if in_main_thread:  # None: a handler set outside Python, restored as the default
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+def _fail(line: str, status: int) -> int:
+    try:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    except OSError:
+        pass
+    return status
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so flushing it at exit raises no second BrokenPipeError."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def cli() -> None:

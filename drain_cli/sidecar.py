@@ -19,14 +19,16 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import os
 import signal
 import threading
 import traceback
 from concurrent.futures import Executor, Future
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from multiprocessing.connection import Connection
 
 
@@ -38,9 +40,10 @@ class Sidecar(Executor):
         context = multiprocessing.get_context("spawn")  # a clean process, on every platform
         calls_out, calls_in = context.Pipe(duplex=False)
         replies_out, replies_in = context.Pipe(duplex=False)
-        self._process = context.Process(target=_serve, args=(calls_out, replies_in),
+        self._process = context.Process(target=_serve, args=(calls_out, replies_in, os.getpid()),
                                          name="drain-sidecar")
-        self._process.start()
+        with _signals_deferred():  # a process stopped half-way through its start would
+            self._process.start()  # print a traceback for the data it never received
         calls_out.close()
         replies_in.close()
         self._calls = calls_in
@@ -90,12 +93,33 @@ class Sidecar(Executor):
         self._replies.close()
 
 
-def _serve(calls: Connection, replies: Connection) -> None:
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """SIGINT and SIGTERM wait until the block is done (POSIX; elsewhere a no-op). A process
+    started inside inherits the mask: ``_serve`` lifts it."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _serve(calls: Connection, replies: Connection, parent: int) -> None:
     """The sidecar's loop: run each call it is sent and send back its result or its exception,
     until the other end closes. Ctrl-C is left to the caller, which stops the sidecar with
-    SIGTERM; that unwinds like an exception, so whatever the running call opened is closed."""
+    SIGTERM; that unwinds like an exception, so whatever the running call opened is closed.
+    If the caller dies (even by SIGKILL) the sidecar gets SIGTERM too and ends within seconds."""
+    from drain_core.lifeline import die_with_parent
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _stop)
+    if hasattr(signal, "pthread_sigmask"):  # blocked while the caller started this process
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    die_with_parent(parent)
     while True:
         try:
             number, fn, args, kwargs = calls.recv()
@@ -108,12 +132,25 @@ def _serve(calls: Connection, replies: Connection) -> None:
             exc.add_note("".join(traceback.format_exception(exc)).rstrip())
             reply = (number, False, exc)
         try:
-            replies.send(reply)
-        except Exception as exc:  # a result or exception that cannot be pickled
-            replies.send((number, False, RuntimeError(f"{fn.__name__}: its result could not "
-                                                      f"be sent back ({exc})")))
+            _send(replies, reply, fn)
+        except OSError:  # the caller is gone (BrokenPipeError): nobody to answer
+            gc.freeze()
+            return
+
+
+def _send(replies: Connection, reply: tuple, fn: Callable[..., Any]) -> None:
+    try:
+        replies.send(reply)
+    except OSError:
+        raise
+    except Exception as exc:  # a result or exception that cannot be pickled
+        replies.send((reply[0], False, RuntimeError(f"{fn.__name__}: its result could not "
+                                                    f"be sent back ({exc})")))
 
 
 def _stop(signum: int, frame: object) -> None:
+    from drain_core.lifeline import exit_soon
+
+    exit_soon()  # unwinding must not take long: a figure pool waits for its workers
     gc.freeze()
     raise SystemExit(128 + signum)

@@ -11,3 +11,11 @@ class DrainError(Exception):
 class InsufficientData(Exception):
     """A statistic or a thesis claim cannot be computed from the data at hand (not a user error:
     the report shows the reason in place of the number)."""
+
+
+class EnvironmentFault(DrainError):
+    """Not the user's mistake: the disk, the file system, the network or a data source failed.
+
+    Reported like any DrainError (one line naming the problem and the fix) but with exit
+    status 1, the status of a fault in the environment rather than in the command.
+    """

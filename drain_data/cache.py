@@ -16,7 +16,8 @@ import pandas as pd
 import platformdirs
 from filelock import FileLock, Timeout
 
-from drain_core.errors import DrainError
+from drain_core.errors import DrainError, EnvironmentFault
+from drain_core.fs import describe, guarded, make_dirs
 
 CACHE_ENV = "DRAIN_CACHE_DIR"
 TABLES = {
@@ -44,44 +45,78 @@ def _empty(table: str) -> pd.DataFrame:
     return frame
 
 
-def read_table(table: str, directory: str | os.PathLike | None = None) -> pd.DataFrame:
-    """Read one cache table; an absent file is an empty table, an unreadable one a DrainError."""
+def read_checked(
+    table: str, directory: str | os.PathLike | None = None
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """One cache table without its unusable rows, and ``{name: reason}`` for each ticker or
+    series whose rows were unusable (``drain_data.validate``). An absent file is an empty
+    table; an unreadable file, or one whose columns have the wrong type, is a DrainError."""
+    from drain_data.releases import MACRO_RULES
+    from drain_data.validate import check_columns, damaged_names
+
     path = cache_dir(directory) / f"{table}.parquet"
-    if not path.exists():
-        return _empty(table)
+    fix = "delete it and run 'drain data update' again"
+    if path.exists() and not path.is_file():
+        raise DrainError(f"cache file {path} is not a file; {fix}")
+    if not path.is_file():
+        return _empty(table), {}
     try:
         frame = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several types for truncated files
-        raise DrainError(
-            f"cache file {path} is unreadable ({type(exc).__name__}); delete it and run "
-            f"'drain data update' again"
-        ) from None
+        raise DrainError(f"cache file {path} is unreadable ({type(exc).__name__}); {fix}") from None
     missing = set(TABLES[table]) - set(frame.columns)
-    if missing:
-        raise DrainError(
-            f"cache file {path} lacks columns {sorted(missing)}; delete it and run "
-            f"'drain data update' again"
-        )
+    wrong = None if missing else check_columns(table, frame)
+    if missing or wrong:
+        what = f"lacks columns {sorted(missing)}" if missing else wrong
+        raise DrainError(f"cache file {path} {what}; {fix}")
     frame = frame[TABLES[table]].copy()
-    for col in ("date", "fetched_at"):
-        frame[col] = frame[col].astype("datetime64[ns]")
-    return frame
+    try:
+        for col in ("date", "fetched_at"):
+            frame[col] = frame[col].astype("datetime64[ns]")
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise DrainError(f"cache file {path} has dates pandas cannot read ({exc}); {fix}") \
+            from None
+    damaged = damaged_names(table, frame, set(MACRO_RULES) if table == "macro" else None)
+    if damaged:
+        key = TABLES[table][0]
+        frame = frame[~frame[key].astype(str).isin(damaged)].reset_index(drop=True)
+    return frame, damaged
+
+
+def read_table(table: str, directory: str | os.PathLike | None = None) -> pd.DataFrame:
+    """One cache table without its unusable rows (see ``read_checked``)."""
+    return read_checked(table, directory)[0]
+
+
+def damage_message(table: str, damaged: dict[str, str],
+                   directory: str | os.PathLike | None = None) -> str:
+    """One line naming the damaged names of a cache table, the file, and the fix."""
+    path = cache_dir(directory) / f"{table}.parquet"
+    key, option = ("ticker", "--tickers") if table == "prices" else ("series", "--series")
+    name, reason = next(iter(damaged.items()))
+    more = f" (and {len(damaged) - 1} more)" if len(damaged) > 1 else ""
+    return (f"cache file {path}: the rows of {key} {name!r}{more} hold {reason}; refresh them "
+            f"with 'drain data update {option} {' '.join(sorted(damaged))}' or delete the file")
 
 
 def write_table(
     table: str, frame: pd.DataFrame, directory: str | os.PathLike | None = None
 ) -> Path:
-    """Atomically replace one cache table: write a temp file in the same folder, then rename."""
-    folder = cache_dir(directory)
-    folder.mkdir(parents=True, exist_ok=True)
+    """Atomically replace one cache table: write a temp file in the same folder, then rename.
+    A file-system failure (disk full, read-only, ...) leaves the old table and no temp file."""
+    folder = make_dirs(cache_dir(directory), "create the cache folder")
     path = folder / f"{table}.parquet"
-    fd, tmp = tempfile.mkstemp(prefix=f".{table}.", suffix=".tmp", dir=folder)
+    with guarded(folder, "create a cache file in"):
+        fd, tmp = tempfile.mkstemp(prefix=f".{table}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as handle:
             frame[TABLES[table]].to_parquet(handle, index=False)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise EnvironmentFault(describe(exc, path, "write the cache file")) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -90,8 +125,7 @@ def write_table(
 
 def cache_lock(directory: str | os.PathLike | None = None) -> FileLock:
     """A lock held for the whole of an update, so two updates never interleave."""
-    folder = cache_dir(directory)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = make_dirs(cache_dir(directory), "create the cache folder")
     return FileLock(str(folder / ".update.lock"), timeout=LOCK_TIMEOUT_SECONDS)
 
 
@@ -108,7 +142,9 @@ __all__ = [
     "Timeout",
     "cache_dir",
     "cache_lock",
+    "damage_message",
     "merge_rows",
+    "read_checked",
     "read_table",
     "write_table",
 ]

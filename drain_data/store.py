@@ -18,8 +18,8 @@ from importlib import resources
 
 import pandas as pd
 
-from drain_core.errors import DrainError
-from drain_data import cache
+from drain_core.errors import DrainError, EnvironmentFault
+from drain_data import cache, validate
 from drain_data.calendar import as_naive_dates, nyse_sessions
 from drain_data.releases import (
     MACRO_RULES,
@@ -48,11 +48,28 @@ def _snapshot(name: str) -> pd.DataFrame:
     return frame
 
 
-def _merged(table: str, key: str, value: str, use_cache: bool, cache_dir) -> pd.DataFrame:
-    snap = _snapshot(table)[[key, "date", value]].assign(origin="snapshot")
+def _checked_snapshot(name: str) -> pd.DataFrame:
+    """A snapshot table, its rows checked like the cache's: a damaged snapshot is a broken
+    installation, not something the user did."""
+    frame = _snapshot(name)
+    if name in validate.KEYS and (damaged := validate.damaged_names(name, frame)):
+        bad, reason = next(iter(damaged.items()))
+        raise EnvironmentFault(f"the embedded {name} snapshot is damaged ({bad!r} holds "
+                               f"{reason}); reinstall liquidity-drain")
+    return frame
+
+
+def _merged(table: str, key: str, value: str, use_cache: bool, cache_dir,
+            strict: bool = True) -> pd.DataFrame:
+    """Snapshot rows overridden by cache rows; damaged cache rows are a DrainError naming the
+    fix (``strict``) or left out (``drain data show`` lists what is still usable)."""
+    snap = _checked_snapshot(table)[[key, "date", value]].assign(origin="snapshot")
     if not use_cache:
         return snap
-    cached = cache.read_table(table, cache_dir)[[key, "date", value]].assign(origin="cache")
+    cached, damaged = cache.read_checked(table, cache_dir)
+    if damaged and strict:
+        raise DrainError(cache.damage_message(table, damaged, cache_dir))
+    cached = cached[[key, "date", value]].assign(origin="cache")
     both = pd.concat([snap, cached], ignore_index=True) if len(cached) else snap
     both = both.drop_duplicates([key, "date"], keep="last")
     return both.sort_values([key, "date"], kind="stable").reset_index(drop=True)
@@ -215,8 +232,8 @@ def coverage(*, use_cache: bool = True, cache_dir=None) -> pd.DataFrame:
     """One row per ticker or series: kind, name, first, last, rows, source."""
     rows = []
     for kind, key, frame in (
-        ("price", "ticker", price_observations(use_cache=use_cache, cache_dir=cache_dir)),
-        ("macro", "series", _merged("macro", "series", "value", use_cache, cache_dir)),
+        ("price", "ticker", _merged("prices", "ticker", "close", use_cache, cache_dir, False)),
+        ("macro", "series", _merged("macro", "series", "value", use_cache, cache_dir, False)),
     ):
         for name, group in frame.groupby(key, sort=True):
             origins = sorted(set(group["origin"]))

@@ -26,11 +26,13 @@ import pandas as pd
 import requests
 import tenacity
 
-from drain_core.errors import DrainError
+from drain_core.errors import DrainError, EnvironmentFault
+from drain_core.fs import describe
 from drain_data import cache, store
 from drain_data.fetch_args import parse_since, split_names
-from drain_data.fetch_errors import EmptyDownload
+from drain_data.fetch_errors import BadAnswer, EmptyDownload, command_deadline
 from drain_data.fred import check_series, fetch_fred
+from drain_data.validate import damaged_names
 from drain_data.yahoo import engine_ticker, fetch_prices
 
 STALE_TEMP_SECONDS = 300
@@ -78,6 +80,27 @@ def _remove_stale_temp_files(folder: Path) -> None:
                     tmp.unlink()
             except OSError:
                 pass
+
+
+def _old_rows(table: str, folder: Path, notes: list[str]) -> pd.DataFrame:
+    """A cache table's usable rows; damaged ones are dropped (the table is rewritten without
+    them), with a note naming them."""
+    frame, damaged = cache.read_checked(table, folder)
+    for name, reason in damaged.items():
+        notes.append(f"{table}: dropped the cached rows of {name!r} (they held {reason})")
+    return frame
+
+
+def _check_fetched(table: str, fetched: pd.DataFrame | None) -> None:
+    """A download whose rows fail the cache's checks is a bad answer: nothing is written."""
+    if fetched is None:
+        return
+    damaged = damaged_names(table, fetched)
+    if damaged:
+        name, reason = next(iter(damaged.items()))
+        source = "Yahoo" if table == "prices" else "FRED"
+        raise BadAnswer(f"{source}'s answer for {name!r} holds {reason}; nothing was updated, "
+                        f"try again later")
 
 
 def _compare(
@@ -161,21 +184,28 @@ def update(
     timeout = cache.LOCK_TIMEOUT_SECONDS if lock_timeout is None else lock_timeout
     try:
         lock.acquire(timeout=timeout)
-    except cache.Timeout:
+    except cache.Timeout:  # a TimeoutError, so caught before the OSError below
         raise DrainError(
             f"another 'drain data update' is writing the cache in {folder} (lock not free "
             f"after {timeout:g} s); wait for it to finish and run the update again"
         ) from None
+    except OSError as exc:
+        raise EnvironmentFault(describe(exc, folder / ".update.lock", "take the cache lock")) \
+            from None
     try:
         _remove_stale_temp_files(folder)
-        old_prices = cache.read_table("prices", folder) if names else None
-        old_macro = cache.read_table("macro", folder) if series_names else None
-        fetched_prices, fetched_macro = _download_all(
-            names, series_names, price_start, macro_start, start is not None,
-            set(snap_prices["ticker"]) | (set(old_prices["ticker"]) if names else set()),
-            progress, wait, session, fred_session,
-        )
-        tables, notes = [], []
+        notes: list[str] = []
+        old_prices = _old_rows("prices", folder, notes) if names else None
+        old_macro = _old_rows("macro", folder, notes) if series_names else None
+        with command_deadline():  # every request and retry of this update, in all
+            fetched_prices, fetched_macro = _download_all(
+                names, series_names, price_start, macro_start, start is not None,
+                set(snap_prices["ticker"]) | (set(old_prices["ticker"]) if names else set()),
+                progress, wait, session, fred_session,
+            )
+        _check_fetched("prices", fetched_prices)
+        _check_fetched("macro", fetched_macro)
+        tables = []
         if names:
             known = _known_rows(snap_prices, old_prices, "ticker", "close")
             if fetched_prices is not None:

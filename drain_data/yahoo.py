@@ -23,16 +23,19 @@ from drain_core.errors import DrainError
 from drain_data import cache, clock, store
 from drain_data.calendar import as_naive_dates
 from drain_data.fetch_args import parse_since, since_text, split_names
-from drain_data.fetch_errors import EmptyDownload, Transient, with_retries
+from drain_data.fetch_errors import BadAnswer, EmptyDownload, Transient, with_retries
 
 YAHOO_HOST = "query2.finance.yahoo.com"
-YAHOO_TIMEOUT = 30.0
+YAHOO_TIMEOUT = 30.0  # seconds for a whole request: curl_cffi's timeout is the total time
 # Engine names whose Yahoo symbol differs (index levels carry a caret on Yahoo).
 YAHOO_SYMBOLS = {"VIX": "^VIX", "TNX": "^TNX", "IRX": "^IRX"}
 NYSE_TZ = "America/New_York"
 NYSE_CLOSE_BUFFER = dt.time(16, 30)  # after this NY time today's equity bar counts as final
 
 _RATE_LIMIT_RE = re.compile(r"YFRateLimitError|Too Many Requests|Rate limited", re.I)
+# curl's total-time limit (``timeout`` is the whole transfer in curl_cffi): connected, too slow
+_SLOW_RE = re.compile(r"curl: \(28\)|Operation timed out after", re.I)
+_REDIRECT_RE = re.compile(r"curl: \(47\)|Maximum \(\d+\) redirects|TooManyRedirects", re.I)
 _OFFLINE_RE = re.compile(
     r"DNSError|ConnectionError|ConnectTimeout|Could not resolve|Failed to connect|"
     r"Connection (refused|reset|aborted)|Network is unreachable|timed out|Timeout|"
@@ -116,6 +119,11 @@ def _yf_download(symbols: list[str], since: pd.Timestamp | None, session: Any) -
     if not _has_every_close(frame, symbols):  # yfinance logs failures instead of raising
         if _RATE_LIMIT_RE.search(log):
             raise Transient("rate", source, "rate limited")
+        if _REDIRECT_RE.search(log):
+            raise BadAnswer(f"{source} redirected without end (a redirect loop); nothing was "
+                            f"updated, try again later")
+        if _SLOW_RE.search(log):
+            raise Transient("slow", source, f"no complete answer within {YAHOO_TIMEOUT:g} s")
         if _OFFLINE_RE.search(log):
             raise Transient("offline", source, "connection failed", YAHOO_HOST)
     return frame
@@ -132,8 +140,8 @@ def _has_every_close(frame: Any, symbols: list[str]) -> bool:
         return False
 
 
-def _unexpected(symbols: list[str], what: str) -> DrainError:
-    return DrainError(
+def _unexpected(symbols: list[str], what: str) -> BadAnswer:
+    return BadAnswer(
         f"Yahoo's answer for {', '.join(symbols)} has an unexpected shape ({what}); check the "
         f"symbol on https://finance.yahoo.com, try again later, or update yfinance"
     )

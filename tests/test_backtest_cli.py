@@ -166,7 +166,7 @@ def test_bad_input_is_one_line_exit_2_nothing_written(capsys, tmp_path):
     lag0 = tmp_path / "lag.toml"
     lag0.write_text("[backtest]\nlag = 0\n")
     assert "lag" in _bad(capsys, tmp_path, ["backtest", "--config", str(lag0)])
-    assert "holds 0 sessions" in _bad(capsys, tmp_path, ["backtest", "--start", "2031-01-01"])
+    assert "in the future" in _bad(capsys, tmp_path, ["backtest", "--start", "2031-01-01"])
     assert "no price data between" in _bad(capsys, tmp_path, ["backtest", "--end", "2001-01-01"])
     assert "not a date" in _bad(capsys, tmp_path, ["backtest", "--start", "last year"])
     broken = tmp_path / "broken.toml"

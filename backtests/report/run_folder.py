@@ -29,11 +29,13 @@ import numpy as np
 import pandas as pd
 
 from backtests.report.data_notes import describe, ended_tickers
+from backtests.report.integrity import checked_manifest, file_checksums
 from backtests.report.tearsheet import write_tearsheet
 from backtests.run.pipeline import PipelineResult
 from backtests.stats.performance import excess, summary
 from backtests.stats.regimes import REPS, regime_at_previous_close, regime_tables
 from drain_core.errors import DrainError
+from drain_core.fs import OWNER_FILE, claim, remove_stale_temp_dirs
 from drain_core.tomlfile import write_toml
 
 PACKAGES = ("liquidity-drain", "vectorbt", "quantstats", "pandas", "numpy", "numba", "yfinance",
@@ -157,6 +159,8 @@ def save_run(run: PipelineResult, run_dir: Path, *, name: str, argv: list[str],
         "git_commit": git_commit_of_checkout(),
         "versions": package_versions(),
         "config": run.config.to_dict(),
+        "checksums": file_checksums(run_dir, [f for f in (*RAW_FILES, "config.toml")
+                                             if f != "manifest.json"]),
     }
     (run_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
     build_reports(run_dir, tearsheets, self_contained=self_contained)
@@ -233,12 +237,15 @@ def build_reports(run_dir: Path, tearsheets: Executor | None = None, *,
     if missing:
         raise DrainError(f"{run_dir} is not a complete backtest run (missing {', '.join(missing)});"
                          f" rerun 'drain backtest'")
-    manifest = json.loads((run_dir / "manifest.json").read_text())
+    manifest = checked_manifest(run_dir)  # damaged or changed files: a DrainError
+    remove_stale_temp_dirs(run_dir, ".rebuild.")  # left by a rebuild that was killed
     staging = Path(tempfile.mkdtemp(prefix=".rebuild.", dir=run_dir))
+    claim(staging)
     try:
         _build_into(run_dir, staging, manifest, tearsheets, self_contained)
         for built in staging.iterdir():
-            os.replace(built, run_dir / built.name)
+            if built.name != OWNER_FILE:
+                os.replace(built, run_dir / built.name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return run_dir

@@ -12,6 +12,8 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from drain_core.fs import write_text
+
 # kind -> (main page, file with headline numbers)
 KINDS = {
     "backtest": ("report.html", "stats.json"),
@@ -124,8 +126,4 @@ def update_index(root: Path) -> Path:
         "<th>variant</th><th>headline</th><th>pages</th></tr>"
         f"{''.join(row for _, row in rows)}</table>{notes}"
     )
-    path = root / "index.html"
-    tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(page)
-    tmp.replace(path)
-    return path
+    return write_text(root / "index.html", page, "write the runs index")

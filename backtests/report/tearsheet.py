@@ -138,7 +138,7 @@ def write_tearsheet(returns: pd.Series, benchmark: pd.Series, path: Path, title:
         return Path(path)
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(workers, mp_context=context,
-                             initializer=_start_figure_worker) as pool:
+                             initializer=_start_figure_worker, initargs=(os.getpid(),)) as pool:
         figures = _FigureFarm(pool)
         with _replaced("_plots", sheet.figures(figures)):
             with _replaced("metrics", _no_metrics):
@@ -299,10 +299,14 @@ def _no_metrics(*args: Any, **kwargs: Any) -> pd.DataFrame:
     return pd.DataFrame({"": ["", "", ""]})
 
 
-def _start_figure_worker() -> None:
+def _start_figure_worker(parent: int) -> None:
     """A figure worker leaves Ctrl-C to the process that started it (which then shuts the pool
-    down) and draws on the svg canvas."""
+    down), dies with that process, however it ends, and draws on the svg canvas."""
+    from drain_core.lifeline import die_with_parent
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    die_with_parent(parent)
     _draw_on_svg_canvas()
 
 

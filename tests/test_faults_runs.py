@@ -1,0 +1,288 @@
+"""Fault corpus, run half: bad run names and date ranges, damaged run folders handed to
+``drain report``, and file-system faults while a run or its reports are written.
+
+One warm ``drain backtest`` (module scope) is copied and damaged for the ``drain report``
+cases. Each case asserts the exit status (2 a mistake to fix, 1 a fault of the environment),
+one or two ``drain:`` lines naming the problem, no traceback, and unchanged reports and cache
+folders (hidden entries included). See tests/faults_kit.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import signal
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from backtests.report.integrity import checked_manifest
+from drain_cli.main import main
+from drain_core.errors import DrainError
+from tests.faults_kit import expect_fault, listing
+
+START = "2025-06-02"
+
+
+@pytest.fixture(scope="module")
+def warm_run(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("warm-reports")
+    saved = os.environ.get("DRAIN_REPORTS_DIR")
+    os.environ["DRAIN_REPORTS_DIR"] = str(root)
+    try:
+        assert main(["backtest", "--start", START, "--name", "warm"]) == 0
+    finally:
+        if saved is None:
+            os.environ.pop("DRAIN_REPORTS_DIR")
+        else:
+            os.environ["DRAIN_REPORTS_DIR"] = saved
+    return root / "warm"
+
+
+def _roots(tmp_path: Path) -> list[Path]:
+    return [tmp_path / "reports", tmp_path / "cache"]
+
+
+# ------------------------------------------------------------------- names and date ranges
+
+BAD_NAMES = {
+    "250-characters": ("n" * 250, "at most 100"),
+    "101-characters": ("n" * 101, "at most 100"),
+    "runs-index": ("index.html", "reserved"),
+    "runs-index-upper-case": ("INDEX.HTML", "reserved"),
+    "runs-index-temp-file": ("index.html.tmp", "reserved"),
+    "plotly-asset": ("plotly.min.js", "reserved"),
+    "hidden": (".hidden", "leading '.'"),
+    "dot-dot": ("..", "leading '.'"),
+    "a-path": ("a/b", "no '/'"),
+    "a-windows-path": ("a\\b", "no '/'"),
+    "empty": ("", "not a plain folder name"),
+    "tab": ("tab\tname", "control character"),
+    "newline": ("line\nbreak", "control character"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_NAMES)
+def test_bad_run_name_is_refused(tmp_path, capsys, case):
+    name, words = BAD_NAMES[case]
+    expect_fault(capsys, ["backtest", "--name", name], 2, ["--name", words], _roots(tmp_path))
+
+
+BAD_RANGES = {
+    "start-after-end": (["--start", "2024-03-01", "--end", "2024-01-31"], "is after --end"),
+    "start-in-the-future": (["--start", "2099-01-04"], "in the future"),
+    "start-not-a-date": (["--start", "2024-13-01"], "not a date"),
+    "end-in-words": (["--end", "yesterday"], "not a date"),
+    "start-with-time-zone": (["--start", "2024-01-02T00:00+05:00"], "not a date"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_RANGES)
+def test_bad_date_range_is_refused_before_the_data_loads(tmp_path, capsys, monkeypatch, case):
+    from drain_cli.sidecar import Sidecar
+
+    sent: list[str] = []
+    submit = Sidecar.submit
+
+    def recording(self, fn, /, *args, **kwargs):
+        sent.append(fn.__name__)
+        return submit(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(Sidecar, "submit", recording)
+    argv, words = BAD_RANGES[case]
+    expect_fault(capsys, ["backtest", *argv], 2, words, _roots(tmp_path))
+    assert "prepare_run" not in sent  # the data load was never asked for
+
+
+# ------------------------------------------------------------------ damaged run folders
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _manifest(edit):
+    def damage(run: Path) -> None:
+        path = run / "manifest.json"
+        path.write_text(json.dumps(edit(json.loads(path.read_text()))))
+    return damage
+
+
+def _without_checksums(then):
+    def damage(run: Path) -> None:
+        _manifest(lambda m: {k: v for k, v in m.items() if k != "checksums"})(run)
+        then(run)
+    return damage
+
+
+def _flip_a_digit(path: Path) -> None:
+    text = path.read_text()
+    k = text.index("0.", 200)
+    path.write_text(text[:k] + ("1" if text[k] != "1" else "2") + text[k + 1:])
+
+
+DAMAGED_RUNS = {
+    "returns-empty": (lambda r: (r / "returns.csv").write_text(""), "returns.csv changed"),
+    "returns-garbage": (lambda r: (r / "returns.csv").write_text("not,a\ncsv at all"),
+                        "sha256 mismatch"),
+    "returns-truncated": (lambda r: _truncate(r / "returns.csv"), "returns.csv changed"),
+    "weights-one-digit-changed": (lambda r: _flip_a_digit(r / "weights.csv"), "weights.csv"),
+    "signal-empty": (lambda r: (r / "signal.csv").write_text(""), "signal.csv changed"),
+    "contributions-garbage": (lambda r: (r / "contributions.csv").write_bytes(b"\x00\xff" * 99),
+                              "contributions.csv changed"),
+    "config-edited": (lambda r: (r / "config.toml").write_text("[strategy]\nlag = 3\n"),
+                      "config.toml changed"),
+    "equity-deleted": (lambda r: (r / "equity.csv").unlink(), "missing equity.csv"),
+    "manifest-truncated": (lambda r: _truncate(r / "manifest.json"), "not valid JSON"),
+    "manifest-empty": (lambda r: (r / "manifest.json").write_text(""), "not valid JSON"),
+    "manifest-binary": (lambda r: (r / "manifest.json").write_bytes(b"\xff\xfe\x00"),
+                        "not valid JSON"),
+    "manifest-a-list": (lambda r: (r / "manifest.json").write_text("[1, 2]"), "holds a list"),
+    "manifest-a-number": (lambda r: (r / "manifest.json").write_text("3"), "holds a int"),
+    "manifest-without-name": (_manifest(lambda m: {k: v for k, v in m.items() if k != "name"}),
+                              "lacks name"),
+    "manifest-without-start": (_manifest(lambda m: {k: v for k, v in m.items()
+                                                    if k != "start"}), "lacks start"),
+    "manifest-without-end": (_manifest(lambda m: {k: v for k, v in m.items() if k != "end"}),
+                             "lacks end"),
+    "manifest-without-config": (_manifest(lambda m: {k: v for k, v in m.items()
+                                                     if k != "config"}), "lacks config"),
+    "manifest-checksums-a-list": (_manifest(lambda m: {**m, "checksums": ["x"]}),
+                                  "checksums is not an object"),
+    "manifest-checksum-of-a-missing-file": (
+        _manifest(lambda m: {**m, "checksums": {**m["checksums"], "extra.csv": "0" * 64}}),
+        "extra.csv is missing"),
+    "legacy-returns-garbage": (_without_checksums(
+        lambda r: (r / "returns.csv").write_text("not,a\ncsv at all")), "not a CSV"),
+    "legacy-returns-empty": (_without_checksums(lambda r: (r / "returns.csv").write_text("")),
+                             "not a CSV"),
+    "legacy-returns-header-only": (_without_checksums(
+        lambda r: (r / "returns.csv").write_text("date,strategy,SPY,turnover\n")), "no rows"),
+    "legacy-returns-lacks-spy": (_without_checksums(
+        lambda r: (r / "returns.csv").write_text("date,strategy,turnover\n2024-01-02,0.1,0\n")),
+        "lacks columns SPY"),
+    "legacy-dates-unordered": (_without_checksums(
+        lambda r: (r / "equity.csv").write_text("date,strategy\n2024-01-03,1\n2024-01-02,1\n")),
+        "unordered"),
+    "legacy-dates-garbage": (_without_checksums(
+        lambda r: (r / "equity.csv").write_text("date,strategy\nmonday,1\n")), "unparseable"),
+    "legacy-values-text": (_without_checksums(
+        lambda r: (r / "equity.csv").write_text("date,strategy\n2024-01-02,one\n")),
+        "not numbers"),
+}
+
+
+@pytest.mark.parametrize("case", DAMAGED_RUNS)
+def test_damaged_run_folder_is_refused(warm_run, tmp_path, capsys, case):
+    damage, words = DAMAGED_RUNS[case]
+    run = tmp_path / "reports" / "copy"
+    shutil.copytree(warm_run, run)
+    damage(run)
+    expect_fault(capsys, ["report", str(run)], 2, words, _roots(tmp_path))
+
+
+def test_report_of_something_else_is_refused(tmp_path, capsys):
+    stray = tmp_path / "reports" / "notes.txt"
+    stray.parent.mkdir()
+    stray.write_text("hello")
+    expect_fault(capsys, ["report", str(stray)], 2, "is not a folder", _roots(tmp_path))
+    expect_fault(capsys, ["report", str(tmp_path / "nope")], 2, "is not a folder",
+                 _roots(tmp_path))
+
+
+def test_an_intact_run_rebuilds_beside_a_damaged_sibling(warm_run, tmp_path, capsys):
+    """The checksums still match after a rebuild; a sibling's truncated stats.json no longer
+    breaks the runs index."""
+    root = tmp_path / "reports"
+    shutil.copytree(warm_run, root / "good")
+    shutil.copytree(warm_run, root / "sibling")
+    _truncate(root / "sibling" / "stats.json")
+    assert main(["report", str(root / "good")]) == 0
+    assert "damaged run folder" in (root / "index.html").read_text()
+    assert checked_manifest(root / "good")["name"] == "warm"
+    assert not [p for p in root.rglob(".*")]
+
+
+# ---------------------------------------------------------------------- file-system faults
+
+
+@contextmanager
+def _file_size_limit(limit: int):
+    """This process may write no file beyond ``limit`` bytes (EFBIG, as a full disk would
+    refuse; SIGXFSZ ignored so the write fails instead of killing the process)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
+
+
+def test_a_full_disk_during_a_rebuild_leaves_the_run_as_it_was(warm_run, tmp_path, capsys):
+    run = tmp_path / "reports" / "copy"
+    shutil.copytree(warm_run, run)
+    before = listing(run)
+    with _file_size_limit(1 << 20):  # report.html (plotly inline) is several MB
+        code = main(["report", str(run)])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1 and "file too large" in err, err
+    assert "Traceback" not in err and listing(run) == before
+
+
+def test_a_reports_folder_that_is_a_file(warm_run, tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "reports-file"
+    blocker.write_text("in the way")
+    monkeypatch.setenv("DRAIN_REPORTS_DIR", str(blocker))
+    # the cache folder gains the NYSE calendar the data load keeps there: not a fault's debris
+    expect_fault(capsys, ["backtest", "--start", START, "--name", "x"], 1,
+                 [str(blocker), "is a file"], [blocker, tmp_path / "reports"])
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions (chmod cannot "
+                    "make a folder unwritable for root); RLIMIT_FSIZE and a path that is a file "
+                    "cover the write faults instead")
+def test_a_read_only_reports_folder(warm_run, tmp_path, monkeypatch, capsys):
+    root = tmp_path / "reports"
+    root.mkdir()
+    root.chmod(0o555)
+    try:
+        expect_fault(capsys, ["report", str(warm_run)], 1, "permission denied", [root])
+    finally:
+        root.chmod(0o755)
+
+
+def test_temp_folders_of_dead_owners_are_removed_and_live_ones_kept(tmp_path, monkeypatch):
+    """The next run removes what a killed run left; a folder still being written stays."""
+    from drain_core import fs, paths
+
+    root = tmp_path / "reports"
+    root.mkdir()
+    dead, live, unclaimed = root / ".run.dead1234", root / ".run.live5678", root / ".x.sweep"
+    for folder in (dead, live, unclaimed):
+        folder.mkdir()
+    (dead / fs.OWNER_FILE).write_text("999999999 12345\n")  # no such pid
+    fs.claim(live)
+    (root / ".torn.abcd1234").mkdir()
+    (root / ".torn.abcd1234" / fs.OWNER_FILE).write_text("12")  # its writer died mid-write
+    monkeypatch.setenv("DRAIN_REPORTS_DIR", str(root))
+    with paths.atomic_run_dir("new") as tmp:
+        (tmp / "a.txt").write_text("a")
+    names = sorted(p.name for p in root.iterdir())
+    assert names == [".run.live5678", ".x.sweep", "new"]
+    assert sorted(p.name for p in (root / "new").iterdir()) == ["a.txt"]
+
+
+def test_a_failure_inside_the_run_folder_leaves_nothing(tmp_path, monkeypatch):
+    from drain_core import paths
+
+    monkeypatch.setenv("DRAIN_REPORTS_DIR", str(tmp_path / "reports"))
+    with (pytest.raises(DrainError, match="could not write the run folder.*no space left"),
+          paths.atomic_run_dir("x") as tmp):
+        (tmp / "a.txt").write_text("a")
+        raise OSError(28, "No space left on device")
+    assert list((tmp_path / "reports").iterdir()) == []
