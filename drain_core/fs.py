@@ -37,7 +37,7 @@ _FIXES = {
     errno.EPERM: ("operation not permitted",
                   "fix the folder's permissions or point DRAIN_REPORTS_DIR / DRAIN_CACHE_DIR "
                   "at a writable folder"),
-    errno.ENAMETOOLONG: ("file name too long", "use a shorter --name or a shorter folder path"),
+    errno.ENAMETOOLONG: ("file name too long", "use a shorter run name or a shorter folder path"),
     errno.ENOTDIR: ("a path on the way is a file, not a folder",
                     "move that file away or point DRAIN_REPORTS_DIR / DRAIN_CACHE_DIR elsewhere"),
     errno.EEXIST: ("a file is in the way", "move that file away and run the command again"),

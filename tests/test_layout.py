@@ -89,7 +89,8 @@ def test_no_library_module_names_a_cli_option():
     hits = [f"{path.relative_to(ROOT)}:{line}" for name, path in _modules()
             if not name.startswith("drain_cli")
             for line, value in _code_constants(path)
-            if isinstance(value, str) and flag.search(value) and "drain " not in value]
+            if isinstance(value, str) and flag.search(value) and "drain " not in value
+            and not re.fullmatch(r"--[a-z-]+", value)]  # an option spelling a 'drain ...' fix
     assert hits == []
 
 
