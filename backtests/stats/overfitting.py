@@ -60,6 +60,7 @@ EULER_MASCHERONI = 0.5772156649015329
 """Euler-Mascheroni constant (gamma) used in the expected-maximum Sharpe formula."""
 
 _PBO_METRICS = ("sharpe", "mean")
+_PBO_CHUNK = 512  # CSCV splits evaluated at a time
 
 
 # --------------------------------------------------------------------------------------
@@ -334,8 +335,9 @@ def probability_of_backtest_overfitting(
     not vary), and ``prob_oos_loss``, the share of splits whose chosen configuration has
     a negative OOS Sharpe (equivalently mean) return.
 
-    Vectorised: per-block sums and sums of squares are computed once; each split's IS/OOS
-    moments are matrix products of a split-by-block indicator with those block sums.
+    Vectorised: per-block sums and sums of squares are computed once; each split's moments
+    are matrix products of a split-by-block indicator with those block sums. A split's OOS
+    blocks are another split's IS blocks, so the metric is computed once per block set.
     """
     if isinstance(n_blocks, bool) or not isinstance(n_blocks, (int, np.integer)):
         raise ValueError(f"n_blocks must be an even integer >= 2; got {n_blocks!r}.")
@@ -368,11 +370,12 @@ def probability_of_backtest_overfitting(
     col_scale = np.abs(centred).max(axis=(0, 1))  # N
 
     half = n_blocks // 2
-    combos = np.array(list(combinations(range(n_blocks), half)), dtype=np.intp)
-    n_splits = combos.shape[0]
-    is_mask = np.zeros((n_splits, n_blocks))
-    is_mask[np.arange(n_splits)[:, None], combos] = 1.0
-    oos_mask = 1.0 - is_mask
+    splits = list(combinations(range(n_blocks), half))
+    n_splits = len(splits)
+    position = {split: i for i, split in enumerate(splits)}
+    # The OOS blocks of a split are the IS blocks of another split: its metric row is that one.
+    complement = np.array([position[tuple(sorted(set(range(n_blocks)) - set(split)))]
+                           for split in splits], dtype=np.intp)
     n_obs = half * block_len
 
     def split_metric(mask: np.ndarray) -> np.ndarray:
@@ -387,15 +390,24 @@ def probability_of_backtest_overfitting(
             sr = np.where(flat, 0.0, mean / np.where(flat, 1.0, sd))
         return sr
 
-    is_vals = split_metric(is_mask)  # n_splits x N
-    oos_vals = split_metric(oos_mask)  # n_splits x N
+    is_vals = np.empty((n_splits, n_cols))  # the metric on each split's IS blocks
+    for lo in range(0, n_splits, _PBO_CHUNK):  # chunks keep the temporaries in cache
+        part = np.asarray(splits[lo:lo + _PBO_CHUNK], dtype=np.intp)
+        mask = np.zeros((len(part), n_blocks))
+        mask[np.arange(len(part))[:, None], part] = 1.0
+        is_vals[lo:lo + len(part)] = split_metric(mask)
 
     rows = np.arange(n_splits)
     chosen = np.argmax(is_vals, axis=1)
     is_best = is_vals[rows, chosen]
-    oos_best = oos_vals[rows, chosen]
-    n_less = (oos_vals < oos_best[:, None]).sum(axis=1)
-    n_equal = (oos_vals == oos_best[:, None]).sum(axis=1)  # includes the chosen column
+    oos_best = is_vals[complement, chosen]
+    n_less = np.empty(n_splits, dtype=np.int64)
+    n_equal = np.empty(n_splits, dtype=np.int64)  # includes the chosen column
+    for lo in range(0, n_splits, _PBO_CHUNK):
+        oos = is_vals[complement[lo:lo + _PBO_CHUNK]]
+        best = oos_best[lo:lo + _PBO_CHUNK, None]
+        n_less[lo:lo + len(oos)] = (oos < best).sum(axis=1)
+        n_equal[lo:lo + len(oos)] = (oos == best).sum(axis=1)
     rank = n_less + (n_equal + 1) / 2.0
     w = rank / (n_cols + 1.0)
     logits = np.log(w / (1.0 - w))
