@@ -39,6 +39,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--start", help="first session traded (YYYY-MM-DD)")
     parser.add_argument("--end", help="last session used, for data and trades (YYYY-MM-DD)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--workers", metavar="N", type=int, help="run the sweep on a local "
+                        "Dask cluster of N worker processes (default: in this process)")
+    parser.add_argument("--scheduler", metavar="ADDRESS", help="run the sweep on an existing "
+                        "Dask scheduler, e.g. tcp://host:8786 (default: $DRAIN_DASK_SCHEDULER)")
 
 
 def load_settings(path: str | None) -> dict[str, Any]:
@@ -123,9 +127,12 @@ def run(args: argparse.Namespace) -> int:
     key = sweep_key(selection, backtest, window.index, dataset.fingerprint(), tune["chunk_size"])
     staging = reports_root() / f".{name}.sweep"
     prepare_chunk_dir(staging, key, previous=reports_root() / name / "sweep")
-    result = run_sweep(selection, dataset, backtest, start=start, chunk_dir=staging,
-                       chunk_size=tune["chunk_size"],
-                       progress=not args.no_progress and sys.stderr.isatty())
+    from backtests.tune.executor import open_executor
+
+    with open_executor(args.workers, args.scheduler) as executor:
+        result = run_sweep(selection, dataset, backtest, start=start, chunk_dir=staging,
+                           chunk_size=tune["chunk_size"], executor=executor,
+                           progress=not args.no_progress and sys.stderr.isatty())
     sweep_seconds = time.perf_counter() - started
     analysis = analyse(result, selection, dataset, settings, seed=args.seed, start=start)
     analysis["stats"].update({

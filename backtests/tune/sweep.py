@@ -25,6 +25,7 @@ GIL), the caller computes the signals of chunk k + 1 and another thread saves ch
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import hashlib
@@ -33,10 +34,13 @@ import math
 import os
 import random
 import shutil
+import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -524,41 +528,94 @@ class SignalCache:
 
 @dataclass
 class SweepResult:
-    """One row per combination (parameters and metrics) and its daily returns."""
+    """One row per combination (parameters and metrics) and the daily returns kept.
+
+    ``returns`` holds one row per kept combination, ``kept[i]`` being the position in
+    ``combos`` (and ``table``) of row ``i``: every combination unless the sweep was told to
+    keep only the returns its statistics need (``ReturnsPolicy``).
+    """
 
     table: pd.DataFrame
-    returns: np.ndarray  # (n_combos, n_sessions) float32
+    returns: np.ndarray  # (n_kept, n_sessions) float32
     index: pd.DatetimeIndex
     combos: list[Combination]
+    kept: np.ndarray | None = None  # positions of the rows of ``returns``; None: all, in order
     n_signals: int = 0
     n_composites: int = 0
     signal_seconds: float = 0.0
     chunks_run: int = 0
     chunks_reused: int = 0
+    workers: int = 0  # Dask workers used (0: in this process)
     extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_trials(self) -> int:
+        """Combinations run: every one is a trial (the deflated Sharpe's N)."""
+        return len(self.table)
+
+    @property
+    def n_returns_kept(self) -> int:
+        """Combinations whose daily returns were kept."""
+        return len(self.returns)
+
+    @property
+    def positions(self) -> np.ndarray:
+        """Positions in ``combos`` of the rows of ``returns``."""
+        return np.arange(len(self.returns)) if self.kept is None else self.kept
+
+    def returns_of(self, positions: Any) -> np.ndarray:
+        """Daily returns (len(positions), n_sessions) of combinations by position in
+        ``combos``; a KeyError names a combination whose returns were not kept."""
+        positions = np.asarray(positions, dtype=np.int64)
+        if self.kept is None:
+            return self.returns[positions]
+        rows = np.searchsorted(self.kept, positions)
+        rows = np.minimum(rows, len(self.kept) - 1)
+        missing = self.kept[rows] != positions
+        if missing.any():
+            raise KeyError(f"returns of combination {int(positions[missing][0])} were not kept")
+        return self.returns[rows]
+
+
+def _distinct(configs: Iterator[Any] | list[Any]) -> tuple[list[Any], np.ndarray]:
+    """Distinct configs by value (first-seen order) and each input's position among them.
+
+    Hashable configs are keyed by themselves, others by their ``repr`` (computed once per
+    object: ``id`` serves only as a memo while ``configs`` keeps the objects alive)."""
+    keys: dict[Any, int] = {}
+    memo: dict[int, int] = {}
+    distinct: list[Any] = []
+    positions = []
+    held = list(configs)
+    for config in held:
+        number = memo.get(id(config))
+        if number is None:
+            try:
+                key: Any = (type(config), hash(config), config)
+            except TypeError:  # a config holding dicts: its repr names every value
+                key = (type(config), repr(config))
+            number = keys.setdefault(key, len(distinct))
+            if number == len(distinct):
+                distinct.append(config)
+            memo[id(config)] = number
+        positions.append(number)
+    return distinct, np.asarray(positions, dtype=np.int64)
 
 
 def sweep_key(selection: Selection, backtest: BacktestConfig, window: pd.DatetimeIndex,
               fingerprint: str, chunk_size: int) -> str:
     """A hash of everything a chunk's numbers depend on (resume only when it matches)."""
-    configs: dict[int, int] = {}  # config object -> its position in ``distinct``
-    distinct: list[str] = []
-    rows = []
-    for c in selection.combos:
-        pair = []
-        for config in (c.signal, c.strategy):
-            if id(config) not in configs:
-                configs[id(config)] = len(distinct)
-                distinct.append(repr(config))
-            pair.append(configs[id(config)])
-        rows.append((c.number, *pair, c.lag))
+    signals, signal_at = _distinct(c.signal for c in selection.combos)
+    strategies, strategy_at = _distinct(c.strategy for c in selection.combos)
+    rows = [(c.number, int(signal_at[i]), len(signals) + int(strategy_at[i]), c.lag)
+            for i, c in enumerate(selection.combos)]
     payload = {
         "kernel": KERNEL_VERSION,
         "data": fingerprint,
         "window": [str(window[0]), str(window[-1]), len(window)],
         "backtest": repr(backtest),
         "chunk_size": chunk_size,
-        "configs": distinct,
+        "configs": [repr(c) for c in [*signals, *strategies]],
         "combos": rows,
     }
     text = json.dumps(payload, sort_keys=True, default=str)
@@ -645,15 +702,14 @@ class _Pipeline:
     caller prepares chunk k + 1 (its signals and inputs) and another thread saves chunk k - 1."""
 
     def __init__(self, kernel: ThreadPoolExecutor, writer: ThreadPoolExecutor,
-                 metrics: np.ndarray, advance: Callable[[int], None],
-                 on_chunk: Callable[[int], None] | None) -> None:
+                 finish: Callable[[int, int, int, np.ndarray, np.ndarray], None],
+                 save: Callable[[int, Path, list[int], np.ndarray, np.ndarray], Future],
+                 ) -> None:
         self.kernel = kernel
         self.writer = writer
-        self.metrics = metrics
-        self.advance = advance
-        self.on_chunk = on_chunk
+        self.finish = finish
+        self.save = save
         self.running: tuple[int, int, int, Future, Path | None, list[int]] | None = None
-        self.writing: tuple[int, Future] | None = None
 
     def submit(self, k: int, lo: int, hi: int, job: Callable[[], tuple[np.ndarray, np.ndarray]],
                path: Path | None, numbers: list[int]) -> None:
@@ -663,18 +719,45 @@ class _Pipeline:
         self.running = (k, lo, hi, future, path, numbers)
 
     def collect(self) -> None:
-        """Wait for the running chunk, keep its metrics, and save it in the background."""
+        """Wait for the running chunk, keep its results, and save it in the background."""
         if self.running is None:
             return
         k, lo, hi, future, path, numbers = self.running
         self.running = None
         m, r = future.result()
-        self.metrics[lo:hi] = m
+        self.save(k, path, numbers, m, r)
+        self.finish(k, lo, hi, m, r)
+
+
+class _Collector:
+    """The sweep's results as chunks finish: every metric, the returns kept, the saves."""
+
+    def __init__(self, n: int, n_days: int, writer: ThreadPoolExecutor,
+                 advance: Callable[[int], None], on_chunk: Callable[[int], None] | None,
+                 ) -> None:
+        self.metrics = np.empty((n, len(METRICS)))
+        self.returns = np.empty((n, n_days), dtype=np.float32)
+        self.writer = writer
+        self.advance = advance
+        self.on_chunk = on_chunk
+        self.writing: tuple[int, Future] | None = None
+
+    def save(self, k: int, path: Path | None, numbers: list[int], metrics: np.ndarray,
+             returns: np.ndarray) -> None:
+        """Save chunk ``k`` in the background (after the previous save has finished)."""
         self.saved()
         if path is not None:
-            self.writing = (k, self.writer.submit(_write_chunk, path, numbers, m, r))
+            self.writing = (k, self.writer.submit(_write_chunk, path, numbers, metrics,
+                                                  returns))
         elif self.on_chunk is not None:
             self.on_chunk(k)
+
+    def finish(self, k: int, lo: int, hi: int, metrics: np.ndarray,
+               returns: np.ndarray) -> None:
+        """Keep the results of rows ``lo:hi``."""
+        self.metrics[lo:hi] = metrics
+        if not np.may_share_memory(returns, self.returns):  # the in-process kernel wrote it
+            self.returns[lo:hi] = returns
         self.advance(hi - lo)
 
     def saved(self) -> None:
@@ -687,6 +770,67 @@ class _Pipeline:
                 self.on_chunk(k)
 
 
+@dataclass(frozen=True)
+class _SweepInputs:
+    """What every worker needs once per sweep (scattered, not sent with each task)."""
+
+    token: str
+    dataset: Any
+    start: pd.Timestamp | None
+    tickers: tuple[str, ...]
+    backtest: BacktestConfig
+    strategies: tuple[StrategyConfig, ...]  # every distinct strategy, in first-seen order
+
+
+class _WorkerSweep:
+    """One worker's state for one sweep: the fast simulator and the signal cache."""
+
+    def __init__(self, inputs: _SweepInputs) -> None:
+        window = _window(inputs.dataset, inputs.start)
+        self.sim = FastSim(window, list(inputs.tickers), inputs.backtest)
+        self.sim.prepare(list(inputs.strategies))
+        self.signals = SignalCache(inputs.dataset)
+        self.lock = threading.Lock()  # workers that are threads of one process share this
+
+
+_WORKER_STATES: dict[str, _WorkerSweep] = {}
+_STATES_LOCK = threading.Lock()
+
+
+def _worker_state(inputs: _SweepInputs) -> _WorkerSweep:
+    with _STATES_LOCK:
+        state = _WORKER_STATES.get(inputs.token)
+        if state is None:
+            state = _WORKER_STATES[inputs.token] = _WorkerSweep(inputs)
+        return state
+
+
+def _drop_worker_state(token: str) -> None:
+    """Forget a finished sweep's state on this worker."""
+    with _STATES_LOCK:
+        _WORKER_STATES.pop(token, None)
+
+
+def _chunk_task(inputs: _SweepInputs, signals: list[SignalConfig], signal_at: np.ndarray,
+                strategy_at: np.ndarray, lags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One chunk on a worker: its signals (each computed once per worker), then the kernel."""
+    state = _worker_state(inputs)
+    with state.lock:
+        ids = np.array([_signal_id(state.sim, state.signals, config) for config in signals],
+                       dtype=np.int64)[signal_at]
+        job = state.sim.batch(ids, [inputs.strategies[i] for i in strategy_at], lags)
+    return _run_job(job)
+
+
+def _run_job(job: Callable[[], tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """The kernel call (a seam for tests that make a task fail)."""
+    return job()
+
+
+def _window(dataset, start) -> pd.DataFrame:
+    return dataset.prices.loc[pd.Timestamp(start):] if start is not None else dataset.prices
+
+
 def run_sweep(
     selection: Selection,
     dataset,
@@ -697,74 +841,128 @@ def run_sweep(
     chunk_size: int = DEFAULT_CHUNK,
     progress: bool = False,
     on_chunk: Callable[[int], None] | None = None,
+    executor: Any = None,
 ) -> SweepResult:
     """Simulate every selected combination with the fast kernel, ``chunk_size`` at a time.
 
     Signals use all of ``dataset`` (history before ``start`` warms them up); trading starts at
     ``start``. With ``chunk_dir`` (prepared by ``prepare_chunk_dir``) each finished chunk is
     saved there and chunks already there are read instead of run. ``on_chunk(k)`` is called
-    after chunk ``k`` is saved.
+    after chunk ``k`` is saved. ``executor`` (from ``backtests.tune.executor.open_executor``)
+    runs the chunks as tasks on Dask workers; None runs them here, pipelined. Both give the
+    same numbers, bit for bit, and save the same chunks.
     """
     combos = selection.combos
-    window = dataset.prices.loc[pd.Timestamp(start):] if start is not None else dataset.prices
+    window = _window(dataset, start)
     if len(window) < 3:
-        raise DrainError(f"the date range holds {len(window)} sessions; widen --start/--end")
+        raise DrainError(f"the date range holds {len(window)} sessions; widen it")
     n_days = len(window)
-    strategies = {id(c.strategy): c.strategy for c in combos}  # shared objects: few distinct
-    tickers = sorted(set().union(*(universe(s) for s in strategies.values())))
-    signals = SignalCache(dataset)
-    sim: FastSim | None = None
-    metrics = np.empty((len(combos), len(METRICS)))
-    returns = np.empty((len(combos), n_days), dtype=np.float32)
-    run = reused = 0
-    known: dict[int, tuple[SignalConfig, int]] = {}  # signal ids by config object
-    with ThreadPoolExecutor(max_workers=1) as kernel, \
-            ThreadPoolExecutor(max_workers=1) as writer, \
+    strategies, strategy_at = _distinct(c.strategy for c in combos)
+    tickers = sorted(set().union(*(universe(s) for s in strategies)))
+    pending: list[tuple[int, int, int, Path | None]] = []
+    reused = 0
+    with ThreadPoolExecutor(max_workers=1) as writer, \
             _progress_bar(progress, len(combos)) as advance:
-        flow = _Pipeline(kernel, writer, metrics, advance, on_chunk)
+        out = _Collector(len(combos), n_days, writer, advance, on_chunk)
         for k, lo, hi in _chunks(len(combos), chunk_size):
             path = _chunk_path(chunk_dir, k) if chunk_dir is not None else None
-            part = combos[lo:hi]
             if path is not None and path.exists():
                 numbers, m, r = _read_chunk(path, n_days)
-                if list(numbers) == [c.number for c in part]:
-                    metrics[lo:hi], returns[lo:hi] = m, r
+                if list(numbers) == [c.number for c in combos[lo:hi]]:
+                    out.finish(k, lo, hi, m, r)
                     reused += 1
-                    advance(hi - lo)
                     continue
-            if sim is None:  # the first chunk to run: shared inputs for all the rest, once
-                missing = [t for t in [*tickers, backtest.cash_rate_ticker]
-                           if t not in window.columns]
-                if missing:
-                    raise DrainError(f"no price data for {missing[0]!r}; fetch it with "
-                                     f"'drain data update --tickers {missing[0]}'")
-                sim = FastSim(window, tickers, backtest)
-                sim.prepare([c.strategy for c in combos[lo:]])
-            ids = np.array([_signal_id(sim, signals, c.signal, known) for c in part],
-                           dtype=np.int64)
+            pending.append((k, lo, hi, path))
+        if pending:
+            missing = [t for t in [*tickers, backtest.cash_rate_ticker]
+                       if t not in window.columns]
+            if missing:
+                raise DrainError(f"no price data for {missing[0]!r}; fetch it with "
+                                 f"'drain data update --tickers {missing[0]}'")
+        if executor is None:
+            signals = SignalCache(dataset)
+            if pending:
+                _run_here(pending, combos, strategies, strategy_at, window, tickers, backtest,
+                          signals, out, writer)
+            n_composites, signal_seconds, workers = signals.n_composites, signals.seconds, 0
+        else:
+            inputs = _SweepInputs(uuid.uuid4().hex, dataset,
+                                  None if start is None else pd.Timestamp(start),
+                                  tuple(tickers), backtest, tuple(strategies))
+            if pending:
+                _run_distributed(executor, inputs, pending, combos, strategy_at, out)
+            n_composites, signal_seconds, workers = 0, 0.0, executor.n_workers
+        out.saved()
+        table = results_table(selection, out.metrics)
+    n_signals = len(_distinct(c.signal for c in combos)[0])
+    return SweepResult(table=table, returns=out.returns, index=window.index, combos=combos,
+                       n_signals=n_signals, n_composites=n_composites,
+                       signal_seconds=signal_seconds, chunks_run=len(pending),
+                       chunks_reused=reused, workers=workers)
+
+
+def _run_here(pending, combos, strategies, strategy_at, window, tickers, backtest,
+              signals: SignalCache, out: _Collector, writer: ThreadPoolExecutor) -> None:
+    """The in-process path: the kernel thread runs chunk k while this thread prepares k + 1
+    and the writer thread saves k - 1."""
+    sim = FastSim(window, tickers, backtest)
+    sim.prepare(strategies)  # every strategy, so each Gram is built as on any worker
+    with ThreadPoolExecutor(max_workers=1) as kernel:
+        flow = _Pipeline(kernel, writer, out.finish, out.save)
+        for k, lo, hi, path in pending:
+            part = combos[lo:hi]
+            distinct, at = _distinct(c.signal for c in part)
+            ids = np.array([_signal_id(sim, signals, config) for config in distinct],
+                           dtype=np.int64)[at]
             lags = np.array([c.lag for c in part], dtype=np.int64)
-            job = sim.batch(ids, [c.strategy for c in part], lags, out=returns[lo:hi])
-            flow.submit(k, lo, hi, job, path, [c.number for c in part])
-            run += 1
+            job = sim.batch(ids, [strategies[i] for i in strategy_at[lo:hi]], lags,
+                            out=out.returns[lo:hi])
+            flow.submit(k, lo, hi, partial(_run_job, job), path, [c.number for c in part])
         flow.collect()
-        table = results_table(selection, metrics)  # while the last chunk is saved
-        flow.saved()
-    n_signals = len({c.signal for c in {id(c.signal): c for c in combos}.values()})
-    return SweepResult(table=table, returns=returns, index=window.index, combos=combos,
-                       n_signals=n_signals, n_composites=signals.n_composites,
-                       signal_seconds=signals.seconds, chunks_run=run, chunks_reused=reused)
 
 
-def _signal_id(sim: FastSim, cache: SignalCache, config: SignalConfig,
-               known: dict[int, tuple[SignalConfig, int]]) -> int:
-    """The kernel's id of a signal config (computed on first use; looked up by object)."""
-    hit = known.get(id(config))
-    if hit is not None and hit[0] is config:
-        return hit[1]
+def _run_distributed(executor, inputs: _SweepInputs, pending, combos, strategy_at,
+                     out: _Collector) -> None:
+    """Chunks as tasks on Dask workers, a few in flight per worker; the client saves each
+    as it arrives. An interruption cancels what is left; saved chunks stay for a resume."""
+    shared = executor.scatter(inputs)
+    window = max(2, 2 * executor.n_workers + 1)
+    queue = list(pending)
+    running: dict[Any, tuple[int, int, int, Path | None]] = {}
+
+    def submit_next() -> None:
+        k, lo, hi, path = queue.pop(0)
+        part = combos[lo:hi]
+        distinct, at = _distinct(c.signal for c in part)
+        lags = np.array([c.lag for c in part], dtype=np.int64)
+        future = executor.submit(_chunk_task, shared, distinct, at, strategy_at[lo:hi], lags,
+                                 key=f"sweep-{inputs.token}-chunk-{k}")
+        running[future] = (k, lo, hi, path)
+
+    try:
+        while queue and len(running) < window:
+            submit_next()
+        while running:
+            for future in executor.first_done(list(running)):
+                k, lo, hi, path = running.pop(future)
+                metrics, returns = future.result()
+                out.save(k, path, [c.number for c in combos[lo:hi]], metrics, returns)
+                out.finish(k, lo, hi, metrics, returns)
+                if queue:
+                    submit_next()
+    except BaseException:
+        executor.cancel(list(running))
+        raise
+    finally:
+        with contextlib.suppress(Exception):
+            executor.run_on_workers(_drop_worker_state, inputs.token)
+
+
+def _signal_id(sim: FastSim, cache: SignalCache, config: SignalConfig) -> int:
+    """The kernel's id of a signal config (computed on first use; looked up by value)."""
     number = sim.signal_id(config)
     if number is None:
         number = sim.add_signal(config, *cache.get(config))
-    known[id(config)] = (config, number)
     return number
 
 
