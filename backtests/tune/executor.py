@@ -17,6 +17,7 @@ including by Ctrl-C, the client is closed and a local cluster is shut down with 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -102,7 +103,7 @@ def open_executor(workers: int | None = None, scheduler: str | None = None,
             one_thread = {"env": {name: "1" for name in ONE_THREAD}} if processes else {}
             cluster = stack.enter_context(LocalCluster(
                 n_workers=workers, threads_per_worker=1, processes=processes,
-                dashboard_address=":0", silence_logs="error", **one_thread))
+                dashboard_address=":0", silence_logs=logging.ERROR, **one_thread))
             client = stack.enter_context(Client(cluster))
         if not quiet:
             print(f"dask: {len(client.scheduler_info(n_workers=-1).get('workers', {}))} "
