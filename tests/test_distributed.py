@@ -9,7 +9,14 @@ import pytest
 from backtests.sim.config import BacktestConfig
 from backtests.tune import sweep
 from backtests.tune.executor import open_executor
-from backtests.tune.sweep import grid_from_table, prepare_chunk_dir, run_sweep, select, sweep_key
+from backtests.tune.sweep import (
+    ReturnsPolicy,
+    grid_from_table,
+    prepare_chunk_dir,
+    run_sweep,
+    select,
+    sweep_key,
+)
 from drain_core.errors import DrainError
 from drain_data import load_dataset
 from signals import SignalConfig
@@ -120,3 +127,47 @@ def test_an_unreachable_scheduler_is_a_one_line_error(monkeypatch):
     with pytest.raises(DrainError, match="cannot reach the Dask scheduler"), \
             open_executor(connect_timeout=1.0):
         pass
+
+
+def _expected_kept(full, policy) -> np.ndarray:
+    sharpe = full.table["sharpe"].to_numpy()
+    key = np.where(np.isnan(sharpe), -np.inf, sharpe)
+    best = sorted(range(len(key)), key=lambda i: (-key[i], i))[:policy.best]
+    rng = np.random.default_rng(policy.seed)
+    sample = rng.choice(len(key), policy.sample, replace=False)
+    return np.unique(np.concatenate([best, sample]))
+
+
+@pytest.mark.parametrize("distributed", [False, True])
+def test_a_returns_policy_keeps_every_metric_and_only_the_returns_needed(
+        dataset, selection, in_process, executor, tmp_path, distributed):
+    policy = ReturnsPolicy(best=6, sample=5, seed=3)
+    backtest = BacktestConfig()
+    window = dataset.prices.loc[START:].index
+    folder = tmp_path / "chunks"
+    prepare_chunk_dir(folder, sweep_key(selection, backtest, window, dataset.fingerprint(), 7))
+    stopped: list[int] = []
+
+    def stop(k: int) -> None:
+        stopped.append(k)
+        if len(stopped) == 3:
+            raise KeyboardInterrupt
+
+    run = {"start": START, "chunk_size": 7, "chunk_dir": folder, "keep": policy,
+           "executor": executor if distributed else None}
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(selection, dataset, backtest, on_chunk=stop, **run)
+    result = run_sweep(selection, dataset, backtest, **run)  # resumed
+    assert result.chunks_reused == 3
+    pd.testing.assert_frame_equal(result.table, in_process.table, check_exact=True)
+    expected = _expected_kept(in_process, policy)
+    np.testing.assert_array_equal(result.kept, expected)
+    assert result.n_trials == in_process.n_trials and result.n_returns_kept == len(expected)
+    np.testing.assert_array_equal(result.returns, in_process.returns[expected])
+    np.testing.assert_array_equal(result.returns_of(expected[::-1]),
+                                  in_process.returns[expected[::-1]])
+    with pytest.raises(KeyError, match="not kept"):
+        result.returns_of([int(np.setdiff1d(np.arange(result.n_trials), expected)[0])])
+    on_disk = sum(int(sweep._read_chunk(p, len(window))[3].sum())
+                  for p in folder.glob("chunk-*.parquet"))
+    assert len(expected) <= on_disk < result.n_trials  # disk holds fewer return series

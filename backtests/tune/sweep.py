@@ -577,6 +577,89 @@ class SweepResult:
         return self.returns[rows]
 
 
+@dataclass(frozen=True)
+class ReturnsPolicy:
+    """Which combinations' daily returns a large sweep keeps (every metric is always kept).
+
+    ``best``: the combinations with the highest full-sample Sharpe (ties: the earlier one),
+    the candidates the walk-forward, the re-runs and SPA look at; ``sample``: a seeded random
+    set (``seed``) for PBO's unbiased cross-section. Memory and disk then grow with ``best +
+    sample`` (plus, on disk, about ``best * ln(n / best)`` rows that were among the best when
+    their chunk finished), not with the number of combinations.
+    """
+
+    best: int = 2000
+    sample: int = 1500
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.best < 1 or self.sample < 0:
+            raise DrainError(f"keep at least 1 best return series and a sample >= 0, got "
+                             f"best={self.best}, sample={self.sample}")
+
+
+class _KeptReturns:
+    """The returns a ``ReturnsPolicy`` keeps, updated chunk by chunk in any order: an exact
+    running top ``best`` by (Sharpe descending, position ascending) and a fixed sample."""
+
+    def __init__(self, n: int, n_days: int, policy: ReturnsPolicy) -> None:
+        self.n_days = n_days
+        self.size = min(policy.best, n)
+        self.top_pos = np.full(self.size, -1, dtype=np.int64)  # -1: an empty slot
+        self.top_key = np.full(self.size, -np.inf)
+        self.top_rows = np.zeros((self.size, n_days), dtype=np.float32)
+        self.top_has = np.zeros(self.size, dtype=bool)
+        rng = np.random.default_rng(policy.seed)
+        self.sample_pos = np.sort(rng.choice(n, min(policy.sample, n), replace=False))
+        self.sample_rows = np.zeros((len(self.sample_pos), n_days), dtype=np.float32)
+
+    def offer(self, lo: int, metrics: np.ndarray, returns: np.ndarray,
+              has: np.ndarray) -> np.ndarray:
+        """Rows ``lo:lo + len(metrics)`` finished (``returns[i]`` valid where ``has[i]``);
+        the mask of those rows whose returns are kept now."""
+        n = len(metrics)
+        positions = np.arange(lo, lo + n)
+        sharpe = metrics[:, METRICS.index("sharpe")]
+        key = np.where(np.isnan(sharpe), -np.inf, sharpe)
+        all_pos = np.concatenate([self.top_pos, positions])
+        all_key = np.concatenate([self.top_key, key])
+        # best first: Sharpe descending, then position ascending; empty slots last
+        order = np.lexsort((np.where(all_pos < 0, np.iinfo(np.int64).max, all_pos), -all_key,
+                            all_pos < 0))
+        chosen = order[:self.size]
+        entering = chosen[chosen >= self.size] - self.size  # rows of this chunk
+        free = np.setdiff1d(np.arange(self.size), chosen[chosen < self.size])
+        self.top_pos[free] = positions[entering]
+        self.top_key[free] = key[entering]
+        self.top_has[free] = has[entering]
+        self.top_rows[free] = returns[entering]
+        keep = np.zeros(n, dtype=bool)
+        keep[entering] = True
+        slots = np.searchsorted(self.sample_pos, positions)
+        sampled = (slots < len(self.sample_pos)) & (
+            self.sample_pos[np.minimum(slots, len(self.sample_pos) - 1)] == positions)
+        self.sample_rows[slots[sampled]] = returns[sampled]
+        keep |= sampled
+        if not has[sampled].all():
+            raise _missing_returns()
+        return keep
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        """(positions, returns) of every kept combination, by position."""
+        filled = self.top_pos >= 0
+        if not self.top_has[filled].all():
+            raise _missing_returns()
+        positions = np.concatenate([self.top_pos[filled], self.sample_pos])
+        rows = np.concatenate([self.top_rows[filled], self.sample_rows])
+        positions, first = np.unique(positions, return_index=True)
+        return positions, rows[first]
+
+
+def _missing_returns() -> DrainError:
+    return DrainError("a saved sweep chunk lacks returns the sweep needs (saved under another "
+                      "returns policy?); delete the sweep's chunk folder and run it again")
+
+
 def _distinct(configs: Iterator[Any] | list[Any]) -> tuple[list[Any], np.ndarray]:
     """Distinct configs by value (first-seen order) and each input's position among them.
 
@@ -626,10 +709,11 @@ def _chunk_path(folder: Path, k: int) -> Path:
     return folder / f"chunk-{k:05d}.parquet"
 
 
-def _write_chunk(path: Path, numbers: list[int], metrics: np.ndarray,
-                 returns: np.ndarray) -> None:
+def _write_chunk(path: Path, numbers: list[int], metrics: np.ndarray, returns: np.ndarray,
+                 keep: np.ndarray | None = None) -> None:
     """One parquet file: combination numbers, metrics, and each combination's daily returns as
-    one fixed-size binary cell of little-endian float32 (fast to write and read)."""
+    one binary cell of little-endian float32 (fast to write and read). With ``keep``, only
+    those rows' returns are written (the others' cells are empty)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -637,26 +721,51 @@ def _write_chunk(path: Path, numbers: list[int], metrics: np.ndarray,
     columns = {"combo": pa.array(numbers, pa.int64())}
     for j, name in enumerate(METRICS):
         columns[name] = pa.array(metrics[:, j], pa.float64())
-    blob = pa.py_buffer(np.ascontiguousarray(returns, dtype="<f4"))  # no copy
-    columns["returns"] = pa.Array.from_buffers(pa.binary(4 * n_days), n, [None, blob])
+    if keep is None or keep.all():
+        blob = pa.py_buffer(np.ascontiguousarray(returns, dtype="<f4"))  # no copy
+        columns["returns"] = pa.Array.from_buffers(pa.binary(4 * n_days), n, [None, blob])
+    else:
+        blob = pa.py_buffer(np.ascontiguousarray(returns[keep], dtype="<f4"))
+        offsets = np.concatenate([[0], np.cumsum(keep * 4 * n_days)]).astype(np.int32)
+        columns["returns"] = pa.Array.from_buffers(pa.binary(), n,
+                                                   [None, pa.py_buffer(offsets), blob])
     tmp = path.with_suffix(".tmp")
     pq.write_table(pa.table(columns), tmp, compression="none", use_dictionary=False,
                    write_statistics=False)
     os.replace(tmp, path)
 
 
-def _read_chunk(path: Path, n_days: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _read_chunk(path: Path, n_days: int,
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(numbers, metrics, returns, has): ``returns[i]`` is valid where ``has[i]``."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)
     numbers = table.column("combo").to_numpy()
     metrics = np.column_stack([table.column(m).to_numpy() for m in METRICS])
     blobs = table.column("returns").combine_chunks()
-    if blobs.type.byte_width != 4 * n_days:
-        return np.array([], dtype=np.int64), metrics, np.empty((0, n_days), np.float32)
-    returns = np.frombuffer(blobs.buffers()[1], dtype="<f4", count=len(numbers) * n_days,
-                            offset=blobs.offset * 4 * n_days)
-    return numbers, metrics, returns.reshape(len(numbers), n_days).astype(np.float32)
+    n = len(numbers)
+    if pa.types.is_fixed_size_binary(blobs.type):
+        if blobs.type.byte_width != 4 * n_days:
+            return (np.array([], dtype=np.int64), metrics, np.empty((0, n_days), np.float32),
+                    np.zeros(0, dtype=bool))
+        returns = np.frombuffer(blobs.buffers()[1], dtype="<f4", count=n * n_days,
+                                offset=blobs.offset * 4 * n_days)
+        return (numbers, metrics, returns.reshape(n, n_days).astype(np.float32),
+                np.ones(n, dtype=bool))
+    offsets = np.frombuffer(blobs.buffers()[1], dtype=np.int32, count=n + 1,
+                            offset=blobs.offset * 4)
+    sizes = np.diff(offsets)
+    has = sizes > 0
+    if not np.all(sizes[has] == 4 * n_days):
+        return (np.array([], dtype=np.int64), metrics, np.empty((0, n_days), np.float32),
+                np.zeros(0, dtype=bool))
+    returns = np.zeros((n, n_days), dtype=np.float32)
+    data = np.frombuffer(blobs.buffers()[2], dtype="<f4", count=int(sizes.sum()) // 4,
+                         offset=int(offsets[0]))
+    returns[has] = data.reshape(-1, n_days)
+    return numbers, metrics, returns, has
 
 
 def prepare_chunk_dir(folder: Path, key: str, previous: Path | None = None) -> None:
@@ -702,9 +811,7 @@ class _Pipeline:
     caller prepares chunk k + 1 (its signals and inputs) and another thread saves chunk k - 1."""
 
     def __init__(self, kernel: ThreadPoolExecutor, writer: ThreadPoolExecutor,
-                 finish: Callable[[int, int, int, np.ndarray, np.ndarray], None],
-                 save: Callable[[int, Path, list[int], np.ndarray, np.ndarray], Future],
-                 ) -> None:
+                 finish: Callable[..., np.ndarray | None], save: Callable[..., None]) -> None:
         self.kernel = kernel
         self.writer = writer
         self.finish = finish
@@ -725,8 +832,8 @@ class _Pipeline:
         k, lo, hi, future, path, numbers = self.running
         self.running = None
         m, r = future.result()
-        self.save(k, path, numbers, m, r)
-        self.finish(k, lo, hi, m, r)
+        keep = self.finish(k, lo, hi, m, r)
+        self.save(k, path, numbers, m, r, keep)
 
 
 class _Collector:
@@ -734,31 +841,41 @@ class _Collector:
 
     def __init__(self, n: int, n_days: int, writer: ThreadPoolExecutor,
                  advance: Callable[[int], None], on_chunk: Callable[[int], None] | None,
-                 ) -> None:
+                 policy: ReturnsPolicy | None) -> None:
         self.metrics = np.empty((n, len(METRICS)))
-        self.returns = np.empty((n, n_days), dtype=np.float32)
+        self.kept = None if policy is None else _KeptReturns(n, n_days, policy)
+        self.returns = np.empty((n, n_days) if policy is None else (0, n_days), np.float32)
         self.writer = writer
         self.advance = advance
         self.on_chunk = on_chunk
         self.writing: tuple[int, Future] | None = None
 
+    def block(self, lo: int, hi: int) -> np.ndarray | None:
+        """Where the in-process kernel may write rows ``lo:hi`` (None: a fresh array)."""
+        return self.returns[lo:hi] if self.kept is None else None
+
     def save(self, k: int, path: Path | None, numbers: list[int], metrics: np.ndarray,
-             returns: np.ndarray) -> None:
+             returns: np.ndarray, keep: np.ndarray | None) -> None:
         """Save chunk ``k`` in the background (after the previous save has finished)."""
         self.saved()
         if path is not None:
             self.writing = (k, self.writer.submit(_write_chunk, path, numbers, metrics,
-                                                  returns))
+                                                  returns, keep))
         elif self.on_chunk is not None:
             self.on_chunk(k)
 
-    def finish(self, k: int, lo: int, hi: int, metrics: np.ndarray,
-               returns: np.ndarray) -> None:
-        """Keep the results of rows ``lo:hi``."""
+    def finish(self, k: int, lo: int, hi: int, metrics: np.ndarray, returns: np.ndarray,
+               has: np.ndarray | None = None) -> np.ndarray | None:
+        """Keep the results of rows ``lo:hi``; the mask of rows whose returns are kept (None:
+        all of them)."""
         self.metrics[lo:hi] = metrics
+        self.advance(hi - lo)
+        if self.kept is not None:
+            return self.kept.offer(lo, metrics, returns,
+                                   np.ones(hi - lo, dtype=bool) if has is None else has)
         if not np.may_share_memory(returns, self.returns):  # the in-process kernel wrote it
             self.returns[lo:hi] = returns
-        self.advance(hi - lo)
+        return None
 
     def saved(self) -> None:
         """Wait for the background save, then report the chunk."""
@@ -768,6 +885,12 @@ class _Collector:
             future.result()
             if self.on_chunk is not None:
                 self.on_chunk(k)
+
+    def kept_returns(self) -> tuple[np.ndarray | None, np.ndarray]:
+        """(positions or None for all, returns)."""
+        if self.kept is None:
+            return None, self.returns
+        return self.kept.result()
 
 
 @dataclass(frozen=True)
@@ -842,6 +965,7 @@ def run_sweep(
     progress: bool = False,
     on_chunk: Callable[[int], None] | None = None,
     executor: Any = None,
+    keep: ReturnsPolicy | None = None,
 ) -> SweepResult:
     """Simulate every selected combination with the fast kernel, ``chunk_size`` at a time.
 
@@ -850,7 +974,9 @@ def run_sweep(
     saved there and chunks already there are read instead of run. ``on_chunk(k)`` is called
     after chunk ``k`` is saved. ``executor`` (from ``backtests.tune.executor.open_executor``)
     runs the chunks as tasks on Dask workers; None runs them here, pipelined. Both give the
-    same numbers, bit for bit, and save the same chunks.
+    same numbers, bit for bit, and save the same chunks. ``keep`` (a ``ReturnsPolicy``) keeps
+    every metric but only the daily returns the statistics need, in memory and on disk; None
+    keeps every combination's returns.
     """
     combos = selection.combos
     window = _window(dataset, start)
@@ -863,13 +989,14 @@ def run_sweep(
     reused = 0
     with ThreadPoolExecutor(max_workers=1) as writer, \
             _progress_bar(progress, len(combos)) as advance:
-        out = _Collector(len(combos), n_days, writer, advance, on_chunk)
+        out = _Collector(len(combos), n_days, writer, advance, on_chunk, keep)
         for k, lo, hi in _chunks(len(combos), chunk_size):
             path = _chunk_path(chunk_dir, k) if chunk_dir is not None else None
             if path is not None and path.exists():
-                numbers, m, r = _read_chunk(path, n_days)
-                if list(numbers) == [c.number for c in combos[lo:hi]]:
-                    out.finish(k, lo, hi, m, r)
+                numbers, m, r, has = _read_chunk(path, n_days)
+                if list(numbers) == [c.number for c in combos[lo:hi]] and (
+                        keep is not None or has.all()):
+                    out.finish(k, lo, hi, m, r, has)
                     reused += 1
                     continue
             pending.append((k, lo, hi, path))
@@ -895,7 +1022,9 @@ def run_sweep(
         out.saved()
         table = results_table(selection, out.metrics)
     n_signals = len(_distinct(c.signal for c in combos)[0])
-    return SweepResult(table=table, returns=out.returns, index=window.index, combos=combos,
+    kept, returns = out.kept_returns()
+    return SweepResult(table=table, returns=returns, index=window.index, combos=combos,
+                       kept=kept,
                        n_signals=n_signals, n_composites=n_composites,
                        signal_seconds=signal_seconds, chunks_run=len(pending),
                        chunks_reused=reused, workers=workers)
@@ -916,7 +1045,7 @@ def _run_here(pending, combos, strategies, strategy_at, window, tickers, backtes
                            dtype=np.int64)[at]
             lags = np.array([c.lag for c in part], dtype=np.int64)
             job = sim.batch(ids, [strategies[i] for i in strategy_at[lo:hi]], lags,
-                            out=out.returns[lo:hi])
+                            out=out.block(lo, hi))
             flow.submit(k, lo, hi, partial(_run_job, job), path, [c.number for c in part])
         flow.collect()
 
@@ -946,8 +1075,8 @@ def _run_distributed(executor, inputs: _SweepInputs, pending, combos, strategy_a
             for future in executor.first_done(list(running)):
                 k, lo, hi, path = running.pop(future)
                 metrics, returns = future.result()
-                out.save(k, path, [c.number for c in combos[lo:hi]], metrics, returns)
-                out.finish(k, lo, hi, metrics, returns)
+                keep = out.finish(k, lo, hi, metrics, returns)
+                out.save(k, path, [c.number for c in combos[lo:hi]], metrics, returns, keep)
                 if queue:
                     submit_next()
     except BaseException:
