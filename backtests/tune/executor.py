@@ -55,7 +55,11 @@ class DaskExecutor:
     @property
     def n_workers(self) -> int:
         """Workers connected now."""
-        return len(self.client.scheduler_info(n_workers=-1).get("workers", {}))
+        return len(self.worker_addresses())
+
+    def worker_addresses(self) -> list[str]:
+        """Addresses of the workers connected now, sorted."""
+        return sorted(self.client.scheduler_info(n_workers=-1).get("workers", {}))
 
     def first_done(self, futures: list[Any]) -> list[Any]:
         """Wait until at least one of ``futures`` is done; the done ones, in given order."""

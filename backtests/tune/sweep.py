@@ -895,23 +895,21 @@ class _Collector:
 
 @dataclass(frozen=True)
 class _SweepInputs:
-    """What every worker needs once per sweep (scattered, not sent with each task)."""
+    """What every worker needs once per sweep (scattered, not sent with each task): the data
+    for the signals and the simulator with every basis and Gram matrix already built."""
 
     token: str
     dataset: Any
-    start: pd.Timestamp | None
-    tickers: tuple[str, ...]
-    backtest: BacktestConfig
+    sim: FastSim
     strategies: tuple[StrategyConfig, ...]  # every distinct strategy, in first-seen order
 
 
 class _WorkerSweep:
-    """One worker's state for one sweep: the fast simulator and the signal cache."""
+    """One worker's state for one sweep: the simulator (signals added as chunks need them)
+    and the signal cache."""
 
     def __init__(self, inputs: _SweepInputs) -> None:
-        window = _window(inputs.dataset, inputs.start)
-        self.sim = FastSim(window, list(inputs.tickers), inputs.backtest)
-        self.sim.prepare(list(inputs.strategies))
+        self.sim = inputs.sim
         self.signals = SignalCache(inputs.dataset)
         self.lock = threading.Lock()  # workers that are threads of one process share this
 
@@ -1006,17 +1004,18 @@ def run_sweep(
             if missing:
                 raise DrainError(f"no price data for {missing[0]!r}; fetch it with "
                                  f"'drain data update --tickers {missing[0]}'")
+        sim = signals = None
+        if pending:
+            sim = FastSim(window, tickers, backtest)
+            sim.prepare(strategies)  # every basis and Gram, once, whatever runs where
         if executor is None:
             signals = SignalCache(dataset)
-            if pending:
-                _run_here(pending, combos, strategies, strategy_at, window, tickers, backtest,
-                          signals, out, writer)
+            if sim is not None:
+                _run_here(pending, combos, strategies, strategy_at, sim, signals, out, writer)
             n_composites, signal_seconds, workers = signals.n_composites, signals.seconds, 0
         else:
-            inputs = _SweepInputs(uuid.uuid4().hex, dataset,
-                                  None if start is None else pd.Timestamp(start),
-                                  tuple(tickers), backtest, tuple(strategies))
-            if pending:
+            if sim is not None:
+                inputs = _SweepInputs(uuid.uuid4().hex, dataset, sim, tuple(strategies))
                 _run_distributed(executor, inputs, pending, combos, strategy_at, out)
             n_composites, signal_seconds, workers = 0, 0.0, executor.n_workers
         out.saved()
@@ -1030,12 +1029,10 @@ def run_sweep(
                        chunks_reused=reused, workers=workers)
 
 
-def _run_here(pending, combos, strategies, strategy_at, window, tickers, backtest,
-              signals: SignalCache, out: _Collector, writer: ThreadPoolExecutor) -> None:
+def _run_here(pending, combos, strategies, strategy_at, sim: FastSim, signals: SignalCache,
+              out: _Collector, writer: ThreadPoolExecutor) -> None:
     """The in-process path: the kernel thread runs chunk k while this thread prepares k + 1
     and the writer thread saves k - 1."""
-    sim = FastSim(window, tickers, backtest)
-    sim.prepare(strategies)  # every strategy, so each Gram is built as on any worker
     with ThreadPoolExecutor(max_workers=1) as kernel:
         flow = _Pipeline(kernel, writer, out.finish, out.save)
         for k, lo, hi, path in pending:
@@ -1052,33 +1049,47 @@ def _run_here(pending, combos, strategies, strategy_at, window, tickers, backtes
 
 def _run_distributed(executor, inputs: _SweepInputs, pending, combos, strategy_at,
                      out: _Collector) -> None:
-    """Chunks as tasks on Dask workers, a few in flight per worker; the client saves each
-    as it arrives. An interruption cancels what is left; saved chunks stay for a resume."""
-    shared = executor.scatter(inputs)
-    window = max(2, 2 * executor.n_workers + 1)
-    queue = list(pending)
-    running: dict[Any, tuple[int, int, int, Path | None]] = {}
+    """Chunks as tasks on Dask workers; the client saves each as it arrives.
 
-    def submit_next() -> None:
-        k, lo, hi, path = queue.pop(0)
+    Each worker is given a contiguous run of chunks (signal parameters vary slowest, so it
+    computes few of the signals), two in flight at a time; a worker whose run is done takes
+    chunks from the end of the longest other run. Tasks may move to another worker (a retry
+    after a worker died). An interruption cancels what is left; saved chunks stay for a resume.
+    """
+    shared = executor.scatter(inputs)
+    workers = executor.worker_addresses() or [None]
+    runs = [list(pending[i * len(pending) // len(workers):(i + 1) * len(pending) // len(workers)])
+            for i in range(len(workers))]
+    running: dict[Any, tuple[int, int, int, int, Path | None]] = {}
+
+    def submit_next(w: int) -> None:
+        if not runs[w]:  # steal from the end of the longest run
+            longest = max(range(len(runs)), key=lambda i: len(runs[i]))
+            if not runs[longest]:
+                return
+            k, lo, hi, path = runs[longest].pop()
+        else:
+            k, lo, hi, path = runs[w].pop(0)
         part = combos[lo:hi]
         distinct, at = _distinct(c.signal for c in part)
         lags = np.array([c.lag for c in part], dtype=np.int64)
+        placement = {} if workers[w] is None else {"workers": [workers[w]],
+                                                   "allow_other_workers": True}
         future = executor.submit(_chunk_task, shared, distinct, at, strategy_at[lo:hi], lags,
-                                 key=f"sweep-{inputs.token}-chunk-{k}")
-        running[future] = (k, lo, hi, path)
+                                 key=f"sweep-{inputs.token}-chunk-{k}", **placement)
+        running[future] = (w, k, lo, hi, path)
 
     try:
-        while queue and len(running) < window:
-            submit_next()
+        for w in range(len(workers)):
+            for _ in range(2):
+                submit_next(w)
         while running:
             for future in executor.first_done(list(running)):
-                k, lo, hi, path = running.pop(future)
+                w, k, lo, hi, path = running.pop(future)
                 metrics, returns = future.result()
                 keep = out.finish(k, lo, hi, metrics, returns)
                 out.save(k, path, [c.number for c in combos[lo:hi]], metrics, returns, keep)
-                if queue:
-                    submit_next()
+                submit_next(w)
     except BaseException:
         executor.cancel(list(running))
         raise
