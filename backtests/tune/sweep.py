@@ -21,6 +21,11 @@ thresholds share one composite), runs the fast kernel chunk by chunk with a prog
 saves every chunk as parquet: a rerun over the same combinations and data skips finished chunks.
 The chunks are pipelined: while the kernel runs chunk k in a background thread (it releases the
 GIL), the caller computes the signals of chunk k + 1 and another thread saves chunk k - 1.
+Given an executor (``backtests.tune.executor``), the chunks are Dask tasks instead: the data and
+the simulator's basis matrices are scattered to every worker once, each worker computes the
+signals its chunks need, and the caller saves each chunk as it arrives, so a resume works the
+same either way. With a ``ReturnsPolicy`` every metric is kept but only the daily returns the
+statistics need (the best by Sharpe, a seeded sample), in memory and in the chunk files.
 """
 
 from __future__ import annotations
