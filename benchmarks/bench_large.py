@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/bench_large.py [--n 1000000] [--workers 2] [--seed 0]
 
 The grid (below: 256 signal configurations from 16 composites, thousands of strategy settings,
-both lags) has several million combinations; ``--n`` distinct ones are drawn at random
-(``select(sample=...)``, duplicates dropped, then cut to ``--n``). ``run_sweep`` runs them in
+three lags) has tens of millions of combinations, millions of them distinct; ``--n`` distinct
+ones are drawn at random (``select(sample=...)``, duplicates dropped, then cut to ``--n``). ``run_sweep`` runs them in
 chunks of 1,000 on ``--workers`` worker processes (``open_executor``), saving every chunk,
 with ``ReturnsPolicy()``: every trial's metrics are kept, daily returns only for the best
 2,000 by Sharpe and a seeded sample of 1,500. Printed: throughput, peak RSS of each worker
@@ -34,8 +34,9 @@ WIDE_GRID = {
                  "weighting": ["equal", "inverse_vol"], "vol_lookback": [42, 63, 126],
                  "vol_target": ["none", 0.1, 0.15], "vol_target_lookback": [42, 63],
                  "max_leverage": [1.0, 1.5], "leg_size": [0.3, 0.5, 0.7],
-                 "when_abundant": ["flat", "reverse"], "signal_scale": [0.5, 1.0]},
-    "backtest": {"lag": [1, 2]},
+                 "when_abundant": ["flat", "reverse"], "signal_scale": [0.5, 1.0],
+                 "cash_buffer": [0.0, 0.01, 0.02, 0.05]},
+    "backtest": {"lag": [1, 2, 3]},
 }
 
 
