@@ -4,12 +4,12 @@
 
 The grid (below: 256 signal configurations from 16 composites, thousands of strategy settings,
 three lags) has tens of millions of combinations, millions of them distinct; ``--n`` distinct
-ones are drawn at random (``select(sample=...)``, duplicates dropped, then cut to ``--n``). ``run_sweep`` runs them in
-chunks of 1,000 on ``--workers`` worker processes (``open_executor``), saving every chunk,
-with ``ReturnsPolicy()``: every trial's metrics are kept, daily returns only for the best
-2,000 by Sharpe and a seeded sample of 1,500. Printed: throughput, peak RSS of each worker
-and of the client, and the disk the chunks use. Targets (#12): <= 1.5 GiB per worker and
-<= 2 GiB on disk.
+ones are drawn at random (``select(sample=...)``, duplicates dropped, then cut to ``--n``).
+``run_sweep`` runs them in chunks of 1,000 on ``--workers`` worker processes
+(``open_executor``), saving every chunk, with ``ReturnsPolicy()``: every trial's metrics are
+kept, daily returns only for the best 2,000 by Sharpe and a seeded sample of 1,500. Printed:
+throughput, peak RSS of each worker and of the client, and the disk the chunks use. Targets
+(#12): <= 1.5 GiB per worker and <= 2 GiB on disk.
 """
 
 from __future__ import annotations
