@@ -1009,7 +1009,7 @@ def run_sweep(
             if missing:
                 raise DrainError(f"no price data for {missing[0]!r}; fetch it with "
                                  f"'drain data update --tickers {missing[0]}'")
-        sim = signals = None
+        sim = None
         if pending:
             sim = FastSim(window, tickers, backtest)
             sim.prepare(strategies)  # every basis and Gram, once, whatever runs where
@@ -1028,8 +1028,7 @@ def run_sweep(
     n_signals = len(_distinct(c.signal for c in combos)[0])
     kept, returns = out.kept_returns()
     return SweepResult(table=table, returns=returns, index=window.index, combos=combos,
-                       kept=kept,
-                       n_signals=n_signals, n_composites=n_composites,
+                       kept=kept, n_signals=n_signals, n_composites=n_composites,
                        signal_seconds=signal_seconds, chunks_run=len(pending),
                        chunks_reused=reused, workers=workers)
 
