@@ -60,6 +60,9 @@ def _selection(n: int, seed: int):
     share = trial.n_trials / 20_000  # the share of draws left after dropping duplicates
     draws = min(grid.size, int(n / share * 1.05) + 1000)
     selection = select(grid, *base, sample=draws, seed=seed, cap=10**9)
+    while selection.n_trials < n and draws < grid.size:  # more draws repeat more often
+        draws = min(grid.size, int(draws * n / selection.n_trials * 1.1))
+        selection = select(grid, *base, sample=draws, seed=seed, cap=10**9)
     return dataclasses.replace(selection, combos=selection.combos[:n]), grid.size
 
 
