@@ -41,7 +41,12 @@ WIDE_GRID = {
 
 
 def peak_rss_mib() -> float:
-    """This process's peak resident memory (MiB)."""
+    """This process's peak resident memory (MiB): ``VmHWM``, its own address space's high-water
+    mark (``ru_maxrss`` of a spawned worker starts at its parent's peak, so it would report the
+    client's memory)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024.0
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
