@@ -28,12 +28,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--unseal", metavar="RUN", help="evaluate the chosen configuration of "
                         "the sealed tune run RUN (a folder under reports/) on its holdout, once")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--workers", metavar="N", type=int, help="run the sweep on a local "
+                        "Dask cluster of N worker processes (default: in this process)")
+    parser.add_argument("--scheduler", metavar="ADDRESS", help="run the sweep on an existing "
+                        "Dask scheduler, e.g. tcp://host:8786 (default: $DRAIN_DASK_SCHEDULER)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Tune and write ``reports/<name>/`` (or unseal a run's holdout); print the verdict."""
     from backtests.report.tune_run import save_tune_run, sweep_dirs
     from backtests.tune.config import load_tune_settings
+    from backtests.tune.executor import open_executor
     from backtests.tune.progress import Progress
     from backtests.tune.tuning import run_tune
     from drain_cli.args import parse_date, run_name
@@ -47,9 +52,10 @@ def run(args: argparse.Namespace) -> int:
     name = run_name(args.name, f"tune-{grid.name}-{datetime.now():%Y%m%d-%H%M%S}")
     progress = Progress(not args.no_progress and sys.stderr.isatty())
     staging, previous = sweep_dirs(name)
-    result = run_tune(config, tune, grid=args.grid, sample=args.sample, seed=args.seed,
-                      start=start, end=end, chunk_dir=staging, resume_from=previous,
-                      progress=progress)
+    with open_executor(args.workers, args.scheduler) as executor:
+        result = run_tune(config, tune, grid=args.grid, sample=args.sample, seed=args.seed,
+                          start=start, end=end, chunk_dir=staging, resume_from=previous,
+                          progress=progress, executor=executor)
     folder = save_tune_run(result, name, argv=sys.argv[1:], chunk_dir=staging,
                            progress=progress)
     _print_summary(result, folder)

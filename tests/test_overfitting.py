@@ -25,7 +25,9 @@ from backtests.stats.overfitting import (
     sharpe_ratio,
     sharpe_ratio_per_period,
     sharpe_standard_error,
+    spa_pvalues,
     spa_test,
+    stationary_indices,
 )
 
 SMALL_SAMPLE = np.array([0.012, -0.004, 0.021, 0.003, -0.011, 0.015, 0.007, -0.002, 0.030, 0.001])
@@ -430,3 +432,34 @@ def test_spa_rejects_misaligned_inputs():
     bad.iloc[3, 1] = np.nan
     with pytest.raises(ValueError, match="model_returns_matrix"):
         spa_test(bench, bad)
+
+
+@pytest.mark.parametrize(("t", "edges", "block", "seed"), [
+    (300, [0.0, 0.001, -0.0005, 0.0], 5, 1),
+    (500, [0.0] * 6 + [-0.01] * 4, 12, 2),  # far-worse models: consistent != upper
+    (257, [0.0002], 1, 0),
+])
+def test_fast_spa_equals_arch_for_the_same_seed(t, edges, block, seed):
+    from arch.bootstrap import SPA
+
+    rng = np.random.default_rng(seed + 10)
+    bench = rng.normal(0.0003, 0.01, t)
+    models = bench[:, None] + rng.normal(edges, 0.004, (t, len(edges)))
+    reference = SPA(-bench, -models, block_size=block, reps=400, bootstrap="stationary",
+                    seed=seed)
+    reference.compute()
+    indices = stationary_indices(t, block, 400, seed)
+    fast = spa_pvalues(models - bench[:, None], indices, block, chunk=150)  # uneven chunks
+    assert fast == {key: float(value) for key, value in reference.pvalues.items()}
+    assert spa_test(bench, models, reps=400, block_size=block, seed=seed).pvalue_upper == \
+        fast["upper"]
+    if edges[-1] == -0.01:
+        assert fast["consistent"] < fast["upper"]
+
+
+def test_stationary_indices_are_arch_resamples():
+    from arch.bootstrap import StationaryBootstrap
+
+    data = np.arange(50.0)
+    drawn = [x[0][0].copy() for x in StationaryBootstrap(4, data, seed=7).bootstrap(5)]
+    np.testing.assert_array_equal(stationary_indices(50, 4, 5, 7), np.stack(drawn))

@@ -9,7 +9,8 @@ Pure functions (array/Series/DataFrame in, floats/dataclasses out) implementing:
 * the Probability of Backtest Overfitting (PBO) by Combinatorially Symmetric
   Cross-Validation (CSCV) of Bailey, Borwein, Lopez de Prado & Zhu (2017);
 * stationary-bootstrap percentile confidence intervals for Sharpe and CAGR;
-* Hansen's (2005) test of Superior Predictive Ability (SPA) via ``arch``.
+* Hansen's (2005) test of Superior Predictive Ability (SPA): ``arch``'s p-values, for
+  ``arch``'s bootstrap indices, as matrix products.
 
 Conventions
 -----------
@@ -30,8 +31,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from arch.bootstrap import SPA, StationaryBootstrap, optimal_block_length
-from scipy import stats
+from arch.bootstrap import StationaryBootstrap, optimal_block_length
+from scipy import fft, stats
 
 from backtests.stats import performance
 from drain_core.conventions import PERIODS_PER_YEAR
@@ -50,13 +51,16 @@ __all__ = [
     "sharpe_ratio",
     "sharpe_ratio_per_period",
     "sharpe_standard_error",
+    "spa_pvalues",
     "spa_test",
+    "stationary_indices",
 ]
 
 EULER_MASCHERONI = 0.5772156649015329
 """Euler-Mascheroni constant (gamma) used in the expected-maximum Sharpe formula."""
 
 _PBO_METRICS = ("sharpe", "mean")
+_PBO_CHUNK = 512  # CSCV splits evaluated at a time
 
 
 # --------------------------------------------------------------------------------------
@@ -331,8 +335,9 @@ def probability_of_backtest_overfitting(
     not vary), and ``prob_oos_loss``, the share of splits whose chosen configuration has
     a negative OOS Sharpe (equivalently mean) return.
 
-    Vectorised: per-block sums and sums of squares are computed once; each split's IS/OOS
-    moments are matrix products of a split-by-block indicator with those block sums.
+    Vectorised: per-block sums and sums of squares are computed once; each split's moments
+    are matrix products of a split-by-block indicator with those block sums. A split's OOS
+    blocks are another split's IS blocks, so the metric is computed once per block set.
     """
     if isinstance(n_blocks, bool) or not isinstance(n_blocks, (int, np.integer)):
         raise ValueError(f"n_blocks must be an even integer >= 2; got {n_blocks!r}.")
@@ -365,11 +370,12 @@ def probability_of_backtest_overfitting(
     col_scale = np.abs(centred).max(axis=(0, 1))  # N
 
     half = n_blocks // 2
-    combos = np.array(list(combinations(range(n_blocks), half)), dtype=np.intp)
-    n_splits = combos.shape[0]
-    is_mask = np.zeros((n_splits, n_blocks))
-    is_mask[np.arange(n_splits)[:, None], combos] = 1.0
-    oos_mask = 1.0 - is_mask
+    splits = list(combinations(range(n_blocks), half))
+    n_splits = len(splits)
+    position = {split: i for i, split in enumerate(splits)}
+    # The OOS blocks of a split are the IS blocks of another split: its metric row is that one.
+    complement = np.array([position[tuple(sorted(set(range(n_blocks)) - set(split)))]
+                           for split in splits], dtype=np.intp)
     n_obs = half * block_len
 
     def split_metric(mask: np.ndarray) -> np.ndarray:
@@ -384,15 +390,24 @@ def probability_of_backtest_overfitting(
             sr = np.where(flat, 0.0, mean / np.where(flat, 1.0, sd))
         return sr
 
-    is_vals = split_metric(is_mask)  # n_splits x N
-    oos_vals = split_metric(oos_mask)  # n_splits x N
+    is_vals = np.empty((n_splits, n_cols))  # the metric on each split's IS blocks
+    for lo in range(0, n_splits, _PBO_CHUNK):  # chunks keep the temporaries in cache
+        part = np.asarray(splits[lo:lo + _PBO_CHUNK], dtype=np.intp)
+        mask = np.zeros((len(part), n_blocks))
+        mask[np.arange(len(part))[:, None], part] = 1.0
+        is_vals[lo:lo + len(part)] = split_metric(mask)
 
     rows = np.arange(n_splits)
     chosen = np.argmax(is_vals, axis=1)
     is_best = is_vals[rows, chosen]
-    oos_best = oos_vals[rows, chosen]
-    n_less = (oos_vals < oos_best[:, None]).sum(axis=1)
-    n_equal = (oos_vals == oos_best[:, None]).sum(axis=1)  # includes the chosen column
+    oos_best = is_vals[complement, chosen]
+    n_less = np.empty(n_splits, dtype=np.int64)
+    n_equal = np.empty(n_splits, dtype=np.int64)  # includes the chosen column
+    for lo in range(0, n_splits, _PBO_CHUNK):
+        oos = is_vals[complement[lo:lo + _PBO_CHUNK]]
+        best = oos_best[lo:lo + _PBO_CHUNK, None]
+        n_less[lo:lo + len(oos)] = (oos < best).sum(axis=1)
+        n_equal[lo:lo + len(oos)] = (oos == best).sum(axis=1)
     rank = n_less + (n_equal + 1) / 2.0
     w = rank / (n_cols + 1.0)
     logits = np.log(w / (1.0 - w))
@@ -524,13 +539,14 @@ def spa_test(
 ) -> SPAResult:
     """Hansen's SPA test: does any model's mean return beat the benchmark's?
 
-    Wraps ``arch.bootstrap.SPA`` (stationary bootstrap, studentised). arch works on
-    LOSSES, so NEGATIVE returns are passed. ``model_returns_matrix`` is T x k (DataFrame
-    or ndarray; a 1-D array is one model). ``block_size`` defaults to the median over
-    models of ``optimal_block_length`` (stationary) of the return differentials
-    (model - benchmark), rounded and >= 1. ``best_model`` is the column label (DataFrame)
-    or index with the highest mean return; ``best_mean_excess`` its mean per-period
-    return over the benchmark.
+    The p-values are those of ``arch.bootstrap.SPA`` (stationary bootstrap, the same seed and
+    so the same resampled indices), computed by :func:`spa_pvalues` as matrix products instead
+    of one resample at a time. arch works on LOSSES, so NEGATIVE returns are used.
+    ``model_returns_matrix`` is T x k (DataFrame or ndarray; a 1-D array is one model).
+    ``block_size`` defaults to the median over models of ``optimal_block_length``
+    (stationary) of the return differentials (model - benchmark), rounded and >= 1.
+    ``best_model`` is the column label (DataFrame) or index with the highest mean return;
+    ``best_mean_excess`` its mean per-period return over the benchmark.
     """
     bench = _as_returns_1d(benchmark_returns, name="benchmark_returns", min_obs=3)
     if isinstance(model_returns_matrix, pd.DataFrame):
@@ -563,15 +579,13 @@ def spa_test(
         if int(block_size) < 1:
             raise ValueError(f"block_size must be a positive integer; got {block_size}.")
         b = int(block_size)
-    spa = SPA(-bench, -models, block_size=b, reps=int(reps), bootstrap="stationary", seed=seed)
-    spa.compute()
-    pv = spa.pvalues
+    pv = spa_pvalues(diff, stationary_indices(bench.size, b, reps, seed), b)
     mean_excess = diff.mean(axis=0)
     best = int(np.argmax(mean_excess))
     return SPAResult(
-        pvalue_lower=float(pv["lower"]),
-        pvalue_consistent=float(pv["consistent"]),
-        pvalue_upper=float(pv["upper"]),
+        pvalue_lower=pv["lower"],
+        pvalue_consistent=pv["consistent"],
+        pvalue_upper=pv["upper"],
         best_model=labels[best],
         best_model_index=best,
         best_mean_excess=float(mean_excess[best]),
@@ -579,3 +593,58 @@ def spa_test(
         block_size=b,
         reps=int(reps),
     )
+
+
+def stationary_indices(n_obs: int, block_size: int, reps: int, seed: int) -> np.ndarray:
+    """(reps, n_obs) resampled row indices: those ``arch.bootstrap.StationaryBootstrap`` with
+    ``seed`` draws, in order (so ``arch.bootstrap.SPA(..., seed=seed)`` uses the same)."""
+    bootstrap = StationaryBootstrap(block_size, np.empty(n_obs), seed=seed)
+    return np.stack([bootstrap.update_indices() for _ in range(reps)])
+
+
+def _spa_variances(demeaned: np.ndarray, block_size: int) -> np.ndarray:
+    """arch's (non-nested) SPA variance of each loss differential: the stationary-bootstrap
+    kernel ``kappa_i`` weighting every autocovariance, all lags at once by FFT."""
+    t = demeaned.shape[0]
+    size = fft.next_fast_len(2 * t - 1, real=True)  # no wrap-around: zero-padded to 2t - 1
+    spectrum = fft.rfft(np.ascontiguousarray(demeaned.T), n=size, axis=1)
+    autocov = fft.irfft(spectrum.real**2 + spectrum.imag**2, n=size, axis=1)[:, 1:t]
+    lags = np.arange(1, t)
+    p = 1.0 / block_size
+    kappa = (1.0 - lags / t) * (1.0 - p) ** lags + (lags / t) * (1.0 - p) ** (t - lags)
+    return (np.sum(demeaned**2, axis=0) + 2.0 * autocov @ kappa) / t
+
+
+def spa_pvalues(
+    loss_diff: np.ndarray, indices: np.ndarray, block_size: int, chunk: int = 256
+) -> dict[str, float]:
+    """Lower, consistent and upper SPA p-values of ``arch.bootstrap.SPA`` for the resampled
+    row ``indices`` (reps x T), at matrix speed.
+
+    ``loss_diff`` is T x k: benchmark loss minus model loss (for returns: model minus
+    benchmark return). As in arch (version 8, non-nested), each resample's mean differential
+    is re-centred three ways (lower: only models better than the benchmark; consistent: only
+    those within the ``sqrt(2 log log T)`` band of the variance; upper: all), and a p-value is
+    the share of resamples whose largest re-centred mean exceeds the largest observed mean.
+    The resampled means are one product of the resampling counts (reps x T) with the loss
+    matrix, ``chunk`` resamples at a time to bound memory; they equal arch's to rounding.
+    """
+    loss = np.asarray(loss_diff, dtype=np.float64)
+    t = loss.shape[0]
+    mean = loss.mean(axis=0)
+    variances = _spa_variances(loss - mean, block_size)
+    valid = mean >= -np.sqrt(variances / t * 2.0 * np.log(np.log(t)))
+    centres = np.stack([np.where(mean < 0.0, 0.0, mean), np.where(valid, mean, 0.0), mean])
+    observed = mean.max()
+    reps = indices.shape[0]
+    exceed = np.zeros(3)
+    for lo in range(0, reps, chunk):
+        part = indices[lo:lo + chunk]
+        n = part.shape[0]
+        flat = (np.arange(n)[:, None] * t + part).ravel()
+        counts = np.bincount(flat, minlength=n * t).reshape(n, t).astype(np.float64)
+        means = counts @ loss / t
+        for j in range(3):
+            exceed[j] += np.count_nonzero((means - centres[j]).max(axis=1) > observed)
+    lower, consistent, upper = exceed / reps
+    return {"lower": float(lower), "consistent": float(consistent), "upper": float(upper)}

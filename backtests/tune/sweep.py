@@ -6,19 +6,28 @@ thresholds share one composite), runs the fast kernel chunk by chunk with a prog
 saves every chunk as parquet: a rerun over the same combinations and data skips finished chunks.
 The chunks are pipelined: while the kernel runs chunk k in a background thread (it releases the
 GIL), the caller computes the signals of chunk k + 1 and another thread saves chunk k - 1.
+Given an executor (``backtests.tune.executor``), the chunks are Dask tasks instead: the data and
+the simulator's basis matrices are scattered to every worker once, each worker computes the
+signals its chunks need, and the caller saves each chunk as it arrives, so a resume works the
+same either way. With a ``ReturnsPolicy`` every metric is kept but only the daily returns the
+statistics need (the best by Sharpe, a seeded sample), in memory and in the chunk files.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
 import shutil
+import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +49,7 @@ from drain_core.errors import DrainError
 from drain_data.store import Dataset
 from signals import SignalConfig, compute_signal
 from signals.transforms import regimes_with_hysteresis
-from strategies import universe
+from strategies import StrategyConfig, universe
 
 DEFAULT_CHUNK = 1000
 
@@ -132,41 +141,177 @@ class SignalCache:
 
 @dataclass
 class SweepResult:
-    """One row per combination (parameters and metrics) and its daily returns."""
+    """One row per combination (parameters and metrics) and the daily returns kept.
+
+    ``returns`` holds one row per kept combination, ``kept[i]`` being the position in
+    ``combos`` (and ``table``) of row ``i``: every combination unless the sweep was told to
+    keep only the returns its statistics need (``ReturnsPolicy``).
+    """
 
     table: pd.DataFrame
-    returns: np.ndarray  # (n_combos, n_sessions) float32
+    returns: np.ndarray  # (n_kept, n_sessions) float32
     index: pd.DatetimeIndex
     combos: list[Combination]
+    kept: np.ndarray | None = None  # positions of the rows of ``returns``; None: all, in order
     n_signals: int = 0
     n_composites: int = 0
     signal_seconds: float = 0.0
     chunks_run: int = 0
     chunks_reused: int = 0
+    workers: int = 0  # Dask workers used (0: in this process)
     extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_trials(self) -> int:
+        """Combinations run: every one is a trial (the deflated Sharpe's N)."""
+        return len(self.table)
+
+    @property
+    def n_returns_kept(self) -> int:
+        """Combinations whose daily returns were kept."""
+        return len(self.returns)
+
+    @property
+    def positions(self) -> np.ndarray:
+        """Positions in ``combos`` of the rows of ``returns``."""
+        return np.arange(len(self.returns)) if self.kept is None else self.kept
+
+    def returns_of(self, positions: Any) -> np.ndarray:
+        """Daily returns (len(positions), n_sessions) of combinations by position in
+        ``combos``; a KeyError names a combination whose returns were not kept."""
+        positions = np.asarray(positions, dtype=np.int64)
+        if self.kept is None:
+            return self.returns[positions]
+        rows = np.searchsorted(self.kept, positions)
+        rows = np.minimum(rows, len(self.kept) - 1)
+        missing = self.kept[rows] != positions
+        if missing.any():
+            raise KeyError(f"returns of combination {int(positions[missing][0])} were not kept")
+        return self.returns[rows]
+
+
+@dataclass(frozen=True)
+class ReturnsPolicy:
+    """Which combinations' daily returns a large sweep keeps (every metric is always kept).
+
+    ``best``: the combinations with the highest full-sample Sharpe (ties: the earlier one),
+    the candidates the walk-forward, the re-runs and SPA look at; ``sample``: a seeded random
+    set (``seed``) for PBO's unbiased cross-section. Memory and disk then grow with ``best +
+    sample`` (plus, on disk, about ``best * ln(n / best)`` rows that were among the best when
+    their chunk finished), not with the number of combinations.
+    """
+
+    best: int = 2000
+    sample: int = 1500
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.best < 1 or self.sample < 0:
+            raise DrainError(f"keep at least 1 best return series and a sample >= 0, got "
+                             f"best={self.best}, sample={self.sample}")
+
+
+class _KeptReturns:
+    """The returns a ``ReturnsPolicy`` keeps, updated chunk by chunk in any order: an exact
+    running top ``best`` by (Sharpe descending, position ascending) and a fixed sample."""
+
+    def __init__(self, n: int, n_days: int, policy: ReturnsPolicy) -> None:
+        self.n_days = n_days
+        self.size = min(policy.best, n)
+        self.top_pos = np.full(self.size, -1, dtype=np.int64)  # -1: an empty slot
+        self.top_key = np.full(self.size, -np.inf)
+        self.top_rows = np.zeros((self.size, n_days), dtype=np.float32)
+        self.top_has = np.zeros(self.size, dtype=bool)
+        rng = np.random.default_rng(policy.seed)
+        self.sample_pos = np.sort(rng.choice(n, min(policy.sample, n), replace=False))
+        self.sample_rows = np.zeros((len(self.sample_pos), n_days), dtype=np.float32)
+
+    def offer(self, lo: int, metrics: np.ndarray, returns: np.ndarray,
+              has: np.ndarray) -> np.ndarray:
+        """Rows ``lo:lo + len(metrics)`` finished (``returns[i]`` valid where ``has[i]``);
+        the mask of those rows whose returns are kept now."""
+        n = len(metrics)
+        positions = np.arange(lo, lo + n)
+        sharpe = metrics[:, METRICS.index("sharpe")]
+        key = np.where(np.isnan(sharpe), -np.inf, sharpe)
+        all_pos = np.concatenate([self.top_pos, positions])
+        all_key = np.concatenate([self.top_key, key])
+        # best first: Sharpe descending, then position ascending; empty slots last
+        order = np.lexsort((np.where(all_pos < 0, np.iinfo(np.int64).max, all_pos), -all_key,
+                            all_pos < 0))
+        chosen = order[:self.size]
+        entering = chosen[chosen >= self.size] - self.size  # rows of this chunk
+        free = np.setdiff1d(np.arange(self.size), chosen[chosen < self.size])
+        self.top_pos[free] = positions[entering]
+        self.top_key[free] = key[entering]
+        self.top_has[free] = has[entering]
+        self.top_rows[free] = returns[entering]
+        keep = np.zeros(n, dtype=bool)
+        keep[entering] = True
+        slots = np.searchsorted(self.sample_pos, positions)
+        sampled = (slots < len(self.sample_pos)) & (
+            self.sample_pos[np.minimum(slots, len(self.sample_pos) - 1)] == positions)
+        self.sample_rows[slots[sampled]] = returns[sampled]
+        keep |= sampled
+        if not has[sampled].all():
+            raise _missing_returns()
+        return keep
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        """(positions, returns) of every kept combination, by position."""
+        filled = self.top_pos >= 0
+        if not self.top_has[filled].all():
+            raise _missing_returns()
+        positions = np.concatenate([self.top_pos[filled], self.sample_pos])
+        rows = np.concatenate([self.top_rows[filled], self.sample_rows])
+        positions, first = np.unique(positions, return_index=True)
+        return positions, rows[first]
+
+
+def _missing_returns() -> DrainError:
+    return DrainError("a saved sweep chunk lacks returns the sweep needs (saved under another "
+                      "returns policy?); delete the sweep's chunk folder and run it again")
+
+
+def _distinct(configs: Iterator[Any] | list[Any]) -> tuple[list[Any], np.ndarray]:
+    """Distinct configs by value (first-seen order) and each input's position among them.
+
+    Hashable configs are keyed by themselves, others by their ``repr`` (computed once per
+    object: ``id`` serves only as a memo while ``configs`` keeps the objects alive)."""
+    keys: dict[Any, int] = {}
+    memo: dict[int, int] = {}
+    distinct: list[Any] = []
+    positions = []
+    held = list(configs)
+    for config in held:
+        number = memo.get(id(config))
+        if number is None:
+            try:
+                key: Any = (type(config), hash(config), config)
+            except TypeError:  # a config holding dicts: its repr names every value
+                key = (type(config), repr(config))
+            number = keys.setdefault(key, len(distinct))
+            if number == len(distinct):
+                distinct.append(config)
+            memo[id(config)] = number
+        positions.append(number)
+    return distinct, np.asarray(positions, dtype=np.int64)
 
 
 def sweep_key(selection: Selection, backtest: BacktestConfig, window: pd.DatetimeIndex,
               fingerprint: str, chunk_size: int) -> str:
     """A hash of everything a chunk's numbers depend on (resume only when it matches)."""
-    configs: dict[int, int] = {}  # config object -> its position in ``distinct``
-    distinct: list[str] = []
-    rows = []
-    for c in selection.combos:
-        pair = []
-        for config in (c.signal, c.strategy):
-            if id(config) not in configs:
-                configs[id(config)] = len(distinct)
-                distinct.append(repr(config))
-            pair.append(configs[id(config)])
-        rows.append((c.number, *pair, c.lag))
+    signals, signal_at = _distinct(c.signal for c in selection.combos)
+    strategies, strategy_at = _distinct(c.strategy for c in selection.combos)
+    rows = [(c.number, int(signal_at[i]), len(signals) + int(strategy_at[i]), c.lag)
+            for i, c in enumerate(selection.combos)]
     payload = {
         "kernel": KERNEL_VERSION,
         "data": fingerprint,
         "window": [str(window[0]), str(window[-1]), len(window)],
         "backtest": repr(backtest),
         "chunk_size": chunk_size,
-        "configs": distinct,
+        "configs": [repr(c) for c in [*signals, *strategies]],
         "combos": rows,
     }
     text = json.dumps(payload, sort_keys=True, default=str)
@@ -177,10 +322,11 @@ def _chunk_path(folder: Path, k: int) -> Path:
     return folder / f"chunk-{k:05d}.parquet"
 
 
-def _write_chunk(path: Path, numbers: list[int], metrics: np.ndarray,
-                 returns: np.ndarray) -> None:
+def _write_chunk(path: Path, numbers: list[int], metrics: np.ndarray, returns: np.ndarray,
+                 keep: np.ndarray | None = None) -> None:
     """One parquet file: combination numbers, metrics, and each combination's daily returns as
-    one fixed-size binary cell of little-endian float32 (fast to write and read)."""
+    one binary cell of little-endian float32 (fast to write and read). With ``keep``, only
+    those rows' returns are written (the others' cells are empty)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -188,26 +334,51 @@ def _write_chunk(path: Path, numbers: list[int], metrics: np.ndarray,
     columns = {"combo": pa.array(numbers, pa.int64())}
     for j, name in enumerate(METRICS):
         columns[name] = pa.array(metrics[:, j], pa.float64())
-    blob = pa.py_buffer(np.ascontiguousarray(returns, dtype="<f4"))  # no copy
-    columns["returns"] = pa.Array.from_buffers(pa.binary(4 * n_days), n, [None, blob])
+    if keep is None or keep.all():
+        blob = pa.py_buffer(np.ascontiguousarray(returns, dtype="<f4"))  # no copy
+        columns["returns"] = pa.Array.from_buffers(pa.binary(4 * n_days), n, [None, blob])
+    else:
+        blob = pa.py_buffer(np.ascontiguousarray(returns[keep], dtype="<f4"))
+        offsets = np.concatenate([[0], np.cumsum(keep * 4 * n_days)]).astype(np.int32)
+        columns["returns"] = pa.Array.from_buffers(pa.binary(), n,
+                                                   [None, pa.py_buffer(offsets), blob])
     tmp = path.with_suffix(".tmp")
     pq.write_table(pa.table(columns), tmp, compression="none", use_dictionary=False,
                    write_statistics=False)
     os.replace(tmp, path)
 
 
-def _read_chunk(path: Path, n_days: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _read_chunk(path: Path, n_days: int,
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(numbers, metrics, returns, has): ``returns[i]`` is valid where ``has[i]``."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)
     numbers = table.column("combo").to_numpy()
     metrics = np.column_stack([table.column(m).to_numpy() for m in METRICS])
     blobs = table.column("returns").combine_chunks()
-    if blobs.type.byte_width != 4 * n_days:
-        return np.array([], dtype=np.int64), metrics, np.empty((0, n_days), np.float32)
-    returns = np.frombuffer(blobs.buffers()[1], dtype="<f4", count=len(numbers) * n_days,
-                            offset=blobs.offset * 4 * n_days)
-    return numbers, metrics, returns.reshape(len(numbers), n_days).astype(np.float32)
+    n = len(numbers)
+    if pa.types.is_fixed_size_binary(blobs.type):
+        if blobs.type.byte_width != 4 * n_days:
+            return (np.array([], dtype=np.int64), metrics, np.empty((0, n_days), np.float32),
+                    np.zeros(0, dtype=bool))
+        returns = np.frombuffer(blobs.buffers()[1], dtype="<f4", count=n * n_days,
+                                offset=blobs.offset * 4 * n_days)
+        return (numbers, metrics, returns.reshape(n, n_days).astype(np.float32),
+                np.ones(n, dtype=bool))
+    offsets = np.frombuffer(blobs.buffers()[1], dtype=np.int32, count=n + 1,
+                            offset=blobs.offset * 4)
+    sizes = np.diff(offsets)
+    has = sizes > 0
+    if not np.all(sizes[has] == 4 * n_days):
+        return (np.array([], dtype=np.int64), metrics, np.empty((0, n_days), np.float32),
+                np.zeros(0, dtype=bool))
+    returns = np.zeros((n, n_days), dtype=np.float32)
+    data = np.frombuffer(blobs.buffers()[2], dtype="<f4", count=int(sizes.sum()) // 4,
+                         offset=int(offsets[0]))
+    returns[has] = data.reshape(-1, n_days)
+    return numbers, metrics, returns, has
 
 
 def prepare_chunk_dir(folder: Path, key: str, previous: Path | None = None) -> None:
@@ -253,15 +424,12 @@ class _Pipeline:
     caller prepares chunk k + 1 (its signals and inputs) and another thread saves chunk k - 1."""
 
     def __init__(self, kernel: ThreadPoolExecutor, writer: ThreadPoolExecutor,
-                 metrics: np.ndarray, advance: Callable[[int], None],
-                 on_chunk: Callable[[int], None] | None) -> None:
+                 finish: Callable[..., np.ndarray | None], save: Callable[..., None]) -> None:
         self.kernel = kernel
         self.writer = writer
-        self.metrics = metrics
-        self.advance = advance
-        self.on_chunk = on_chunk
+        self.finish = finish
+        self.save = save
         self.running: tuple[int, int, int, Future, Path | None, list[int]] | None = None
-        self.writing: tuple[int, Future] | None = None
 
     def submit(self, k: int, lo: int, hi: int, job: Callable[[], tuple[np.ndarray, np.ndarray]],
                path: Path | None, numbers: list[int]) -> None:
@@ -271,19 +439,56 @@ class _Pipeline:
         self.running = (k, lo, hi, future, path, numbers)
 
     def collect(self) -> None:
-        """Wait for the running chunk, keep its metrics, and save it in the background."""
+        """Wait for the running chunk, keep its results, and save it in the background."""
         if self.running is None:
             return
         k, lo, hi, future, path, numbers = self.running
         self.running = None
         m, r = future.result()
-        self.metrics[lo:hi] = m
+        keep = self.finish(k, lo, hi, m, r)
+        self.save(k, path, numbers, m, r, keep)
+
+
+class _Collector:
+    """The sweep's results as chunks finish: every metric, the returns kept, the saves."""
+
+    def __init__(self, n: int, n_days: int, writer: ThreadPoolExecutor,
+                 advance: Callable[[int], None], on_chunk: Callable[[int], None] | None,
+                 policy: ReturnsPolicy | None) -> None:
+        self.metrics = np.empty((n, len(METRICS)))
+        self.kept = None if policy is None else _KeptReturns(n, n_days, policy)
+        self.returns = np.empty((n, n_days) if policy is None else (0, n_days), np.float32)
+        self.writer = writer
+        self.advance = advance
+        self.on_chunk = on_chunk
+        self.writing: tuple[int, Future] | None = None
+
+    def block(self, lo: int, hi: int) -> np.ndarray | None:
+        """Where the in-process kernel may write rows ``lo:hi`` (None: a fresh array)."""
+        return self.returns[lo:hi] if self.kept is None else None
+
+    def save(self, k: int, path: Path | None, numbers: list[int], metrics: np.ndarray,
+             returns: np.ndarray, keep: np.ndarray | None) -> None:
+        """Save chunk ``k`` in the background (after the previous save has finished)."""
         self.saved()
         if path is not None:
-            self.writing = (k, self.writer.submit(_write_chunk, path, numbers, m, r))
+            self.writing = (k, self.writer.submit(_write_chunk, path, numbers, metrics,
+                                                  returns, keep))
         elif self.on_chunk is not None:
             self.on_chunk(k)
+
+    def finish(self, k: int, lo: int, hi: int, metrics: np.ndarray, returns: np.ndarray,
+               has: np.ndarray | None = None) -> np.ndarray | None:
+        """Keep the results of rows ``lo:hi``; the mask of rows whose returns are kept (None:
+        all of them)."""
+        self.metrics[lo:hi] = metrics
         self.advance(hi - lo)
+        if self.kept is not None:
+            return self.kept.offer(lo, metrics, returns,
+                                   np.ones(hi - lo, dtype=bool) if has is None else has)
+        if not np.may_share_memory(returns, self.returns):  # the in-process kernel wrote it
+            self.returns[lo:hi] = returns
+        return None
 
     def saved(self) -> None:
         """Wait for the background save, then report the chunk."""
@@ -293,6 +498,71 @@ class _Pipeline:
             future.result()
             if self.on_chunk is not None:
                 self.on_chunk(k)
+
+    def kept_returns(self) -> tuple[np.ndarray | None, np.ndarray]:
+        """(positions or None for all, returns)."""
+        if self.kept is None:
+            return None, self.returns
+        return self.kept.result()
+
+
+@dataclass(frozen=True)
+class _SweepInputs:
+    """What every worker needs once per sweep (scattered, not sent with each task): the data
+    for the signals and the simulator with every basis and Gram matrix already built."""
+
+    token: str
+    dataset: Any
+    sim: FastSim
+    strategies: tuple[StrategyConfig, ...]  # every distinct strategy, in first-seen order
+
+
+class _WorkerSweep:
+    """One worker's state for one sweep: the simulator (signals added as chunks need them)
+    and the signal cache."""
+
+    def __init__(self, inputs: _SweepInputs) -> None:
+        self.sim = inputs.sim
+        self.signals = SignalCache(inputs.dataset)
+        self.lock = threading.Lock()  # workers that are threads of one process share this
+
+
+_WORKER_STATES: dict[str, _WorkerSweep] = {}
+_STATES_LOCK = threading.Lock()
+
+
+def _worker_state(inputs: _SweepInputs) -> _WorkerSweep:
+    with _STATES_LOCK:
+        state = _WORKER_STATES.get(inputs.token)
+        if state is None:
+            state = _WORKER_STATES[inputs.token] = _WorkerSweep(inputs)
+        return state
+
+
+def _drop_worker_state(token: str) -> None:
+    """Forget a finished sweep's state on this worker."""
+    with _STATES_LOCK:
+        _WORKER_STATES.pop(token, None)
+
+
+def _chunk_task(inputs: _SweepInputs, signals: list[SignalConfig], signal_at: np.ndarray,
+                strategy_at: np.ndarray, lags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One chunk on a worker: its signals (each computed once per worker), then the kernel."""
+    state = _worker_state(inputs)
+    with state.lock:
+        ids = np.array([_signal_id(state.sim, state.signals, config) for config in signals],
+                       dtype=np.int64)[signal_at]
+        job = state.sim.batch(ids, [inputs.strategies[i] for i in strategy_at], lags)
+    return _run_job(job)
+
+
+def _run_job(job: Callable[[], tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """The kernel call (a seam for tests that make a task fail)."""
+    return job()
+
+
+def _window(dataset, start) -> pd.DataFrame:
+    return dataset.prices.loc[pd.Timestamp(start):] if start is not None else dataset.prices
 
 
 def run_sweep(
@@ -305,74 +575,146 @@ def run_sweep(
     chunk_size: int = DEFAULT_CHUNK,
     progress: bool = False,
     on_chunk: Callable[[int], None] | None = None,
+    executor: Any = None,
+    keep: ReturnsPolicy | None = None,
 ) -> SweepResult:
     """Simulate every selected combination with the fast kernel, ``chunk_size`` at a time.
 
     Signals use all of ``dataset`` (history before ``start`` warms them up); trading starts at
     ``start``. With ``chunk_dir`` (prepared by ``prepare_chunk_dir``) each finished chunk is
     saved there and chunks already there are read instead of run. ``on_chunk(k)`` is called
-    after chunk ``k`` is saved.
+    after chunk ``k`` is saved. ``executor`` (from ``backtests.tune.executor.open_executor``)
+    runs the chunks as tasks on Dask workers; None runs them here, pipelined. Both give the
+    same numbers, bit for bit, and save the same chunks. ``keep`` (a ``ReturnsPolicy``) keeps
+    every metric but only the daily returns the statistics need, in memory and on disk; None
+    keeps every combination's returns.
     """
     combos = selection.combos
-    window = dataset.prices.loc[pd.Timestamp(start):] if start is not None else dataset.prices
+    window = _window(dataset, start)
     if len(window) < 3:
         raise DrainError(f"the date range holds {len(window)} sessions; widen it")
     n_days = len(window)
-    strategies = {id(c.strategy): c.strategy for c in combos}  # shared objects: few distinct
-    tickers = sorted(set().union(*(universe(s) for s in strategies.values())))
-    signals = SignalCache(dataset)
-    sim: FastSim | None = None
-    metrics = np.empty((len(combos), len(METRICS)))
-    returns = np.empty((len(combos), n_days), dtype=np.float32)
-    run = reused = 0
-    known: dict[int, tuple[SignalConfig, int]] = {}  # signal ids by config object
-    with ThreadPoolExecutor(max_workers=1) as kernel, \
-            ThreadPoolExecutor(max_workers=1) as writer, \
+    strategies, strategy_at = _distinct(c.strategy for c in combos)
+    tickers = sorted(set().union(*(universe(s) for s in strategies)))
+    pending: list[tuple[int, int, int, Path | None]] = []
+    reused = 0
+    with ThreadPoolExecutor(max_workers=1) as writer, \
             _progress_bar(progress, len(combos)) as advance:
-        flow = _Pipeline(kernel, writer, metrics, advance, on_chunk)
+        out = _Collector(len(combos), n_days, writer, advance, on_chunk, keep)
         for k, lo, hi in _chunks(len(combos), chunk_size):
             path = _chunk_path(chunk_dir, k) if chunk_dir is not None else None
-            part = combos[lo:hi]
             if path is not None and path.exists():
-                numbers, m, r = _read_chunk(path, n_days)
-                if list(numbers) == [c.number for c in part]:
-                    metrics[lo:hi], returns[lo:hi] = m, r
+                numbers, m, r, has = _read_chunk(path, n_days)
+                if list(numbers) == [c.number for c in combos[lo:hi]] and (
+                        keep is not None or has.all()):
+                    out.finish(k, lo, hi, m, r, has)
                     reused += 1
-                    advance(hi - lo)
                     continue
-            if sim is None:  # the first chunk to run: shared inputs for all the rest, once
-                missing = [t for t in [*tickers, backtest.cash_rate_ticker]
-                           if t not in window.columns]
-                if missing:
-                    raise DrainError(f"no price data for {missing[0]!r}; fetch it with "
-                                     f"'drain data update --tickers {missing[0]}'")
-                sim = FastSim(window, tickers, backtest)
-                sim.prepare([c.strategy for c in combos[lo:]])
-            ids = np.array([_signal_id(sim, signals, c.signal, known) for c in part],
-                           dtype=np.int64)
-            lags = np.array([c.lag for c in part], dtype=np.int64)
-            job = sim.batch(ids, [c.strategy for c in part], lags, out=returns[lo:hi])
-            flow.submit(k, lo, hi, job, path, [c.number for c in part])
-            run += 1
-        flow.collect()
-        table = results_table(selection, metrics)  # while the last chunk is saved
-        flow.saved()
-    n_signals = len({c.signal for c in {id(c.signal): c for c in combos}.values()})
+            pending.append((k, lo, hi, path))
+        if pending:
+            missing = [t for t in [*tickers, backtest.cash_rate_ticker]
+                       if t not in window.columns]
+            if missing:
+                raise DrainError(f"no price data for {missing[0]!r}; fetch it with "
+                                 f"'drain data update --tickers {missing[0]}'")
+        sim = None
+        if pending:
+            sim = FastSim(window, tickers, backtest)
+            sim.prepare(strategies)  # every basis and Gram, once, whatever runs where
+        if executor is None:
+            signals = SignalCache(dataset)
+            if sim is not None:
+                _run_here(pending, combos, strategies, strategy_at, sim, signals, out, writer)
+            n_composites, signal_seconds, workers = signals.n_composites, signals.seconds, 0
+        else:
+            if sim is not None:
+                inputs = _SweepInputs(uuid.uuid4().hex, dataset, sim, tuple(strategies))
+                _run_distributed(executor, inputs, pending, combos, strategy_at, out)
+            n_composites, signal_seconds, workers = 0, 0.0, executor.n_workers
+        out.saved()
+        table = results_table(selection, out.metrics)
+    n_signals = len(_distinct(c.signal for c in combos)[0])
+    kept, returns = out.kept_returns()
     return SweepResult(table=table, returns=returns, index=window.index, combos=combos,
-                       n_signals=n_signals, n_composites=signals.n_composites,
-                       signal_seconds=signals.seconds, chunks_run=run, chunks_reused=reused)
+                       kept=kept, n_signals=n_signals, n_composites=n_composites,
+                       signal_seconds=signal_seconds, chunks_run=len(pending),
+                       chunks_reused=reused, workers=workers)
 
 
-def _signal_id(sim: FastSim, cache: SignalCache, config: SignalConfig,
-               known: dict[int, tuple[SignalConfig, int]]) -> int:
-    """The kernel's id of a signal config (computed on first use; looked up by object)."""
-    hit = known.get(id(config))
-    if hit is not None and hit[0] is config:
-        return hit[1]
+def _run_here(pending, combos, strategies, strategy_at, sim: FastSim, signals: SignalCache,
+              out: _Collector, writer: ThreadPoolExecutor) -> None:
+    """The in-process path: the kernel thread runs chunk k while this thread prepares k + 1
+    and the writer thread saves k - 1."""
+    with ThreadPoolExecutor(max_workers=1) as kernel:
+        flow = _Pipeline(kernel, writer, out.finish, out.save)
+        for k, lo, hi, path in pending:
+            part = combos[lo:hi]
+            distinct, at = _distinct(c.signal for c in part)
+            ids = np.array([_signal_id(sim, signals, config) for config in distinct],
+                           dtype=np.int64)[at]
+            lags = np.array([c.lag for c in part], dtype=np.int64)
+            job = sim.batch(ids, [strategies[i] for i in strategy_at[lo:hi]], lags,
+                            out=out.block(lo, hi))
+            flow.submit(k, lo, hi, partial(_run_job, job), path, [c.number for c in part])
+        flow.collect()
+
+
+def _run_distributed(executor, inputs: _SweepInputs, pending, combos, strategy_at,
+                     out: _Collector) -> None:
+    """Chunks as tasks on Dask workers; the client saves each as it arrives.
+
+    Each worker is given a contiguous run of chunks (signal parameters vary slowest, so it
+    computes few of the signals), two in flight at a time; a worker whose run is done takes
+    chunks from the end of the longest other run. Tasks may move to another worker (a retry
+    after a worker died). An interruption cancels what is left; saved chunks stay for a resume.
+    """
+    shared = executor.scatter(inputs)
+    workers = executor.worker_addresses() or [None]
+    runs = [list(pending[i * len(pending) // len(workers):(i + 1) * len(pending) // len(workers)])
+            for i in range(len(workers))]
+    running: dict[Any, tuple[int, int, int, int, Path | None]] = {}
+
+    def submit_next(w: int) -> None:
+        if not runs[w]:  # steal from the end of the longest run
+            longest = max(range(len(runs)), key=lambda i: len(runs[i]))
+            if not runs[longest]:
+                return
+            k, lo, hi, path = runs[longest].pop()
+        else:
+            k, lo, hi, path = runs[w].pop(0)
+        part = combos[lo:hi]
+        distinct, at = _distinct(c.signal for c in part)
+        lags = np.array([c.lag for c in part], dtype=np.int64)
+        placement = {} if workers[w] is None else {"workers": [workers[w]],
+                                                   "allow_other_workers": True}
+        future = executor.submit(_chunk_task, shared, distinct, at, strategy_at[lo:hi], lags,
+                                 key=f"sweep-{inputs.token}-chunk-{k}", **placement)
+        running[future] = (w, k, lo, hi, path)
+
+    try:
+        for w in range(len(workers)):
+            for _ in range(2):
+                submit_next(w)
+        while running:
+            for future in executor.first_done(list(running)):
+                w, k, lo, hi, path = running.pop(future)
+                metrics, returns = future.result()
+                keep = out.finish(k, lo, hi, metrics, returns)
+                out.save(k, path, [c.number for c in combos[lo:hi]], metrics, returns, keep)
+                submit_next(w)
+    except BaseException:
+        executor.cancel(list(running))
+        raise
+    finally:
+        with contextlib.suppress(Exception):
+            executor.run_on_workers(_drop_worker_state, inputs.token)
+
+
+def _signal_id(sim: FastSim, cache: SignalCache, config: SignalConfig) -> int:
+    """The kernel's id of a signal config (computed on first use; looked up by value)."""
     number = sim.signal_id(config)
     if number is None:
         number = sim.add_signal(config, *cache.get(config))
-    known[id(config)] = (config, number)
     return number
 
 

@@ -62,7 +62,7 @@ class TuneRun:
 def run_tune(config: RunConfig, tune: TuneConfig, dataset=None, *, grid: str | None = None,
              sample: int | None = None, seed: int = 0, start=None, end=None,
              chunk_dir: Path | None = None, resume_from: Path | None = None,
-             progress: Progress | None = None) -> TuneRun:
+             progress: Progress | None = None, executor=None) -> TuneRun:
     """Sweep grid ``grid`` of ``tune`` over ``dataset`` from ``start`` and analyse it.
 
     ``dataset`` None loads the data known at ``end``, once the grid has passed its checks (a
@@ -70,6 +70,8 @@ def run_tune(config: RunConfig, tune: TuneConfig, dataset=None, *, grid: str | N
     ``sample`` draws that many combinations at random (``seed`` also seeds the bootstraps).
     With ``chunk_dir``, finished sweep chunks are saved there (and reused from
     ``resume_from``, the chunk folder of an earlier run, when made by the same sweep).
+    ``executor`` (``backtests.tune.executor.open_executor``) runs the sweep's chunks on a Dask
+    cluster; None runs them in this process.
     """
     started = time.perf_counter()
     progress = progress or Progress()
@@ -96,7 +98,7 @@ def run_tune(config: RunConfig, tune: TuneConfig, dataset=None, *, grid: str | N
     if chunk_dir is not None:
         prepare_chunk_dir(chunk_dir, key, previous=resume_from)
     sweep = run_sweep(selection, dataset, config.backtest, start=start, chunk_dir=chunk_dir,
-                      chunk_size=tune.chunk_size, progress=progress.enabled)
+                      chunk_size=tune.chunk_size, progress=progress.enabled, executor=executor)
     seconds_sweep = time.perf_counter() - started
     analysis = analyse(sweep, selection, dataset, config, tune, seed=seed, start=start,
                        progress=progress)
