@@ -9,9 +9,10 @@ stays portable when copied with its parent. ``self_contained=True`` inlines plot
 from __future__ import annotations
 
 import html
-import os
 from pathlib import Path
 from typing import Any
+
+from drain_core.fs import write_text
 
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
 
@@ -28,10 +29,8 @@ def shared_plotly(reports_dir: Path) -> Path:
     from plotly.offline import get_plotlyjs
 
     path = Path(reports_dir) / plotly_file_name()
-    if not path.is_file():
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(get_plotlyjs(), encoding="utf-8")
-        os.replace(tmp, path)
+    if not path.is_file():  # atomic, nothing partial left on a full disk (drain_core.fs)
+        write_text(path, get_plotlyjs(), "write the shared plotly.js")
     return path
 
 
