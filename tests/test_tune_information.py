@@ -3,6 +3,7 @@ trials in the deflated Sharpe's N."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -113,6 +114,26 @@ def test_selection_by_information_takes_the_best_train_ic_then_the_best_sharpe(r
     full = {k: float(v.ics[0]) for k, v in score([(0, len(run.sweep.index))]).items()}
     best = combos[run.analysis.best.index]
     assert (best.signal.buffer_window, best.signal.gate) == max(full, key=full.get)
+
+
+def test_choices_by_information_do_not_read_later_data(runs, dataset, tmp_path, monkeypatch):
+    monkeypatch.setenv("DRAIN_REPORTS_DIR", str(tmp_path))
+    run = runs["information"]
+    splits = make_splits(len(run.sweep.index), TUNE.walkforward)
+    cut = run.sweep.index[splits[2].test_start]  # prices from split 2's test window on change
+    prices = dataset.prices.copy()
+    late = prices.index >= cut
+    rng = np.random.default_rng(3)
+    prices.loc[late] = prices.loc[late] * rng.uniform(0.7, 1.3, size=prices.loc[late].shape)
+    altered = run_tune(BASE, TUNE.replace(select_by="information"),
+                       dataclasses.replace(dataset, prices=prices), start=START)
+    before = run.analysis.walk_forward.result.splits.iloc[:3]
+    after = altered.analysis.walk_forward.result.splits.iloc[:3]
+    assert list(before["chosen"]) == list(after["chosen"])
+    np.testing.assert_allclose(run.analysis.information.train_ics[:, :3],
+                               altered.analysis.information.train_ics[:, :3], atol=1e-12)
+    assert not np.allclose(run.analysis.information.table["oos_ic"],
+                           altered.analysis.information.table["oos_ic"])
 
 
 def test_default_selection_is_unchanged(runs):

@@ -362,24 +362,21 @@ def signal_information(dataset, window: pd.DataFrame, combos: list[Combination],
     rows, train_ics, full_ics = [], [], []
     for g, (key, combo) in enumerate(zip(keys, first, strict=True)):
         composite = cache.get(key)[0]
+        test = oos_information(composite, spread, INFORMATION_HORIZON, tests, lag=lag, sign=-1)
         ics = oos_information(composite, spread, INFORMATION_HORIZON,
-                              tests + trains + [(0, len(window))], lag=lag, sign=-1).ics
-        test_ics = ics[:len(tests)]
-        ok = test_ics[~np.isnan(test_ics)]
-        t = (float(ok.mean() / (ok.std(ddof=1) / math.sqrt(len(ok))))
-             if len(ok) >= 2 and ok.std(ddof=1) > 0 else math.nan)
+                              trains + [(0, len(window))], lag=lag, sign=-1).ics
         used = set(used_params(combo))
         rows.append({
             "signal": combo_label(combo, shown),
             **{k.split(".", 1)[1]: (_value(combo.params[k]) if k in used else "")
                for k in shown},
-            "oos_ic": float(ok.mean()) if len(ok) else math.nan,
-            "oos_ic_t": t,
-            "windows": len(ok),
+            "oos_ic": test.mean,
+            "oos_ic_t": test.t,
+            "windows": int(np.isfinite(test.ics).sum()),
             "full_ic": float(ics[-1]),
             "trials": int((groups == g).sum()),
         })
-        train_ics.append(ics[len(tests):-1])
+        train_ics.append(ics[:-1])
         full_ics.append(ics[-1])
         advance()
     description = INFORMATION_DESCRIPTION.format(
@@ -594,6 +591,8 @@ def analyse(sweep, selection: Selection, dataset, config: RunConfig, tune: TuneC
         full = _best_signal_rows(info, info.full_ics)
         if full is None:
             unscored.append("the whole window")
+        elif not np.isfinite(ranked[full]).any():  # no trial of that composite has a Sharpe
+            ranked = np.where(full, 0.0, -np.inf)
         else:
             ranked = np.where(full, ranked, -np.inf)
 
