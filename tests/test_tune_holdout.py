@@ -70,10 +70,11 @@ def sealed_runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("reports")
     dataset = load_dataset(end=END)
     mp = pytest.MonkeyPatch()
-    mp.setenv("DRAIN_REPORTS_DIR", str(root))
     try:
         folders = []
         for name, data in (("real", dataset), ("altered", _altered(dataset, TUNE.holdout_start))):
+            # each in its own reports root: a second tune beside the first counts its trials
+            mp.setenv("DRAIN_REPORTS_DIR", str(root / name))
             run = run_tune(BASE, TUNE, data, start=START)
             folders.append(save_tune_run(run, name, argv=["tune"]))
     finally:

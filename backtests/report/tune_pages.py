@@ -183,9 +183,38 @@ def splits_table(splits: pd.DataFrame) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
+def information_html(information: pd.DataFrame, stats: dict[str, Any]) -> str:
+    """The signal-information table (one row per distinct composite) with what it measures."""
+    info = stats.get("signal_information") or {}
+    params = [c for c in information.columns
+              if c not in ("signal", "oos_ic", "oos_ic_t", "windows", "full_ic", "trials")]
+    params = params or ["signal"]  # no signal parameter varies: the one composite's label
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in params)
+    rows = []
+    for row in information.to_dict("records"):
+        cells = "".join(f"<td>{html.escape(str(row[c]))}</td>" for c in params)
+        rows.append(f"<tr>{cells}<td class='n'>{_number(row['oos_ic'], 'prob')}</td>"
+                    f"<td class='n'>{_number(row['oos_ic_t'], 'ratio')}</td>"
+                    f"<td class='n'>{_number(row['windows'], 'count')}</td>"
+                    f"<td class='n'>{_number(row['full_ic'], 'prob')}</td>"
+                    f"<td class='n'>{_number(row['trials'], 'count')}</td></tr>")
+    chosen = ("Walk-forward choices and the best configuration were selected by this "
+              "information first (the composite with the best rank IC on each train window, "
+              "then the best train-window excess Sharpe among its trials)."
+              if stats.get("select_by") == "information" else
+              "Selection here was by excess Sharpe; set [tune] select_by = \"information\" to "
+              "choose the composite by its train-window rank IC first.")
+    return (f"<h2>Signal information: out-of-sample rank IC of each composite</h2>"
+            f"<p>{html.escape(info.get('description', ''))}. Configurations that differ only "
+            f"in regime thresholds share a composite and a row. {html.escape(chosen)}</p>"
+            f"<table><tr>{head}<th>mean OOS IC</th><th>t</th><th>test windows</th>"
+            f"<th>full-window IC (in-sample)</th><th>trials</th></tr>{''.join(rows)}</table>")
+
+
 def write_overfitting_panel(stats: dict[str, Any], splits: pd.DataFrame, logits: np.ndarray,
-                            path: Path) -> Path:
-    """Trials, IS vs OOS Sharpe, DSR, PBO, bootstrap CIs, SPA and the verdict, as HTML."""
+                            path: Path, information: pd.DataFrame | None = None) -> Path:
+    """Trials, IS vs OOS Sharpe, DSR, PBO, bootstrap CIs, SPA and the verdict, as HTML
+    (with the signal-information table when ``information`` is given)."""
     import plotly.graph_objects as go
 
     sampled = stats["sampled"]
@@ -204,8 +233,15 @@ def write_overfitting_panel(stats: dict[str, Any], splits: pd.DataFrame, logits:
         ("Out-of-sample CAGR, 95% stationary-bootstrap CI", [stats["oos_cagr_ci"][0],
                                                              stats["oos_cagr_ci"][2]], "pct"),
         ("SPY buy-and-hold Sharpe (same engine, same window)", stats["spy_sharpe"], "ratio"),
+        ("Selection rule", "best rank IC of the composite first, then excess Sharpe"
+         if stats.get("select_by") == "information" else "excess Sharpe", "text"),
         ("Deflated Sharpe ratio (prob. the true Sharpe beats the luckiest of N)", stats["dsr"],
          "prob"),
+        ("DSR's N: this run's trials + earlier tune runs of the same data and holdout "
+         "(runs / their trials)",
+         f"{stats.get('dsr_n_trials', stats['n_trials']):,} = {stats['n_trials']:,} + "
+         f"{stats.get('dsr_prior_trials', 0):,} ({stats.get('dsr_prior_runs', 0)} runs / "
+         f"{stats.get('dsr_prior_trials', 0):,} trials)", "text"),
         ("Expected best Sharpe of N unskilled trials (annualised)", stats["sr0_annual"],
          "ratio"),
         ("Skew / raw kurtosis of the best's daily returns",
@@ -247,6 +283,7 @@ def write_overfitting_panel(stats: dict[str, Any], splits: pd.DataFrame, logits:
             f"{figure_div(scatter)}{figure_div(hist)}"
             f"<h2>Walk-forward splits: in-sample beside out-of-sample</h2>"
             f"{splits_table(splits)}"
+            f"{information_html(information, stats) if information is not None else ''}"
             f"<p>Notes: {html.escape(stats.get('notes', ''))}</p>")
     write_page(path, "Overfitting panel", body, css=_PAGE_CSS)
     return path

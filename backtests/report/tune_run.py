@@ -1,7 +1,8 @@
 """Write a tune run to ``reports/<name>/`` atomically, and unseal its holdout once.
 
 A tune run folder holds ``results.parquet`` (one row per trial), ``walkforward.parquet``,
-``oos_returns.parquet``, the pages (``overfitting.html``, ``heatmaps.html``,
+``oos_returns.parquet``, ``signal_information.csv`` (each distinct composite's out-of-sample
+rank IC with the forward spread), the pages (``overfitting.html``, ``heatmaps.html``,
 ``stability.html``, ``oos_tearsheet.html``, ``best_tearsheet.html``), ``best.toml`` (rerun
 with ``drain backtest --config``), ``summary.json`` (the figures), ``manifest.json`` (inputs,
 data fingerprint, versions, the chosen configuration's SHA-256) and ``sweep/`` (the resumable
@@ -64,6 +65,7 @@ def summary(run: TuneRun, name: str, argv: list[str]) -> dict[str, Any]:
         "signal_configs": sweep.n_signals, "signal_computations": sweep.n_composites,
         "data_fingerprint": run.data_fingerprint,
         "chosen_config_sha256": run.chosen_hash,
+        "dsr_earlier_runs": list(run.earlier.runs),
     }
 
 
@@ -86,6 +88,12 @@ def save_tune_run(run: TuneRun, name: str, *, argv: list[str], chunk_dir: Path |
 def results_table(run: TuneRun) -> pd.DataFrame:
     """The sweep's table with each trial's excess Sharpe (the selection metric) added."""
     return run.sweep.table.assign(**{SELECTION_COLUMN: run.analysis.excess_sharpes})
+
+
+def information_table(run: TuneRun) -> pd.DataFrame:
+    """Each distinct composite's rank IC with the forward spread, best out-of-sample first."""
+    return run.analysis.information.table.sort_values("oos_ic", ascending=False,
+                                                      kind="stable", na_position="last")
 
 
 def walkforward_table(run: TuneRun) -> pd.DataFrame:
@@ -111,6 +119,8 @@ def _write_files(folder: Path, run: TuneRun, stats: dict[str, Any], argv: list[s
     pd.DataFrame({"oos": oos, "oos_fast": analysis.walk_forward.result.oos_returns,
                   "SPY": analysis.spy_returns.reindex(oos.index)}).to_parquet(
         folder / "oos_returns.parquet")
+    information = information_table(run)
+    information.to_csv(folder / "signal_information.csv", index=False)
     advance()
     _write_best_toml(folder / "best.toml", run, stats)
     (folder / "summary.json").write_text(json.dumps(_clean(stats), indent=2))
@@ -125,7 +135,8 @@ def _write_files(folder: Path, run: TuneRun, stats: dict[str, Any], argv: list[s
                     note=note)
     advance()
     logits = analysis.pbo.logits if analysis.pbo is not None else np.array([])
-    write_overfitting_panel(stats, splits, logits, folder / "overfitting.html")
+    write_overfitting_panel(stats, splits, logits, folder / "overfitting.html",
+                            information=information)
     advance()
     cash, label = analysis.cash_returns, analysis.cash.description
     _write_tearsheets([
@@ -144,8 +155,11 @@ def _write_best_toml(path: Path, run: TuneRun, stats: dict[str, Any]) -> None:
     """``best.toml``: the chosen configuration, with a header saying where it came from."""
     write_toml(run.chosen.to_dict(), path)
     vbt = stats["best_vectorbt"]
+    rule = ("full-sample excess Sharpe among the trials of the composite with the best "
+            "full-sample rank IC" if stats["select_by"] == "information"
+            else "full-sample excess Sharpe")
     header = [
-        f"drain tune: best of {stats['n_trials']:,} trials by full-sample excess Sharpe "
+        f"drain tune: best of {stats['n_trials']:,} trials by {rule} "
         f"(grid {stats['grid']!r}, {stats['start']} to {stats['end']})",
         stats["best_label"],
         f"vectorbt re-run: total return {vbt['total_return']:.6f}, excess Sharpe "
@@ -172,6 +186,7 @@ def _manifest(run: TuneRun, stats: dict[str, Any], argv: list[str]) -> dict[str,
         "config": run.config.to_dict(),
         "tune": run.tune.to_dict(),
         "grid": run.grid_name,
+        "n_trials": run.selection.n_trials,  # what a later tune of the same data counts
         "chosen_config": run.chosen.to_dict(),
         "chosen_config_sha256": run.chosen_hash,
         "holdout": ({"from": run.tune.holdout_from, "sealed": True, "unsealed_at": None}

@@ -7,25 +7,37 @@
    the T-bill yield (``BacktestConfig.cash_rate_ticker``, the rate known at the previous close)
    on the sweep's sessions (``_cash``). Every Sharpe below is of the returns in excess of it;
    total return and CAGR stay total.
-2. **Best in-sample.** Each trial's excess Sharpe over the whole window, from the sweep's
-   returns matrix (``_excess_sharpes``); the best is its argmax (ties: first).
-3. **Walk-forward.** ``backtests.tune.walkforward.walk_forward`` chooses on each train window by
-   ``[tune.walkforward] metric`` and keeps the chosen trial's test-window returns.
-4. **Re-runs.** The best and every walk-forward choice through vectorbt (``rerun``:
+2. **Signal information** (``signal_information``). Each distinct composite of the sweep
+   (signal configurations that differ only in regime thresholds share one) scored by
+   ``backtests.stats.information.oos_information``: its Spearman rank IC with the forward
+   ``INFORMATION_HORIZON``-session speculative-minus-cash-flow spread return, signed so that
+   positive = as the thesis expects (a higher composite, a falling spread), starting ``lag``
+   sessions after the signal; on every walk-forward test window (mean, t over windows), every
+   train window and the whole window. Each window uses only its own signals and returns.
+3. **Best in-sample.** Each trial's excess Sharpe over the whole window, from the sweep's
+   returns matrix (``_excess_sharpes``); the best is its argmax (ties: first). With
+   ``[tune] select_by = "information"``, the argmax among the trials of the composite with the
+   best whole-window rank IC.
+4. **Walk-forward.** ``backtests.tune.walkforward.walk_forward`` chooses on each train window by
+   ``[tune.walkforward] metric`` and keeps the chosen trial's test-window returns; with
+   ``select_by = "information"`` only among the trials of the composite with the best rank IC
+   on that train window.
+5. **Re-runs.** The best and every walk-forward choice through vectorbt (``rerun``:
    ``compute_signal -> build_targets -> run_backtest``); the stitched out-of-sample series and
    the best's figures come from these runs, and their distance to the kernel's is reported.
-5. **Benchmark.** SPY bought and held through the same engine and costs
+6. **Benchmark.** SPY bought and held through the same engine and costs
    (``backtests.sim.benchmarks.buy_and_hold``).
-6. **DSR.** ``backtests.stats.overfitting.deflated_sharpe_ratio`` of the best's excess returns
-   against the excess Sharpe of every trial, N = the trials run.
-7. **PBO.** ``probability_of_backtest_overfitting`` (CSCV) on the excess returns of at most
+7. **DSR.** ``backtests.stats.overfitting.deflated_sharpe_ratio`` of the best's excess returns
+   against the excess Sharpe of every trial, N = the trials run plus ``prior_trials`` (those
+   of earlier tunes of the same data and holdout: each look was a trial).
+8. **PBO.** ``probability_of_backtest_overfitting`` (CSCV) on the excess returns of at most
    ``pbo_max_configs`` trials (a seeded random subset above that).
-8. **Bootstrap CIs.** ``bootstrap_confidence_intervals`` (stationary bootstrap): the Sharpe on
+9. **Bootstrap CIs.** ``bootstrap_confidence_intervals`` (stationary bootstrap): the Sharpe on
    excess returns, the CAGR on total returns, for the stitched OOS series and the best.
-9. **SPA.** ``spa_test`` of the ``spa_max_models`` trials with the best excess Sharpe against
+10. **SPA.** ``spa_test`` of the ``spa_max_models`` trials with the best excess Sharpe against
    SPY's excess returns (the cash cancels in the differential, so the p-value is that of the
    total returns).
-10. **Verdict.** ``verdict``: one plain-English line from the figures above.
+11. **Verdict.** ``verdict``: one plain-English line from the figures above.
 
 A statistic its inputs make undefined (too few sessions, one trial) is None, with the reason
 in ``notes``, rather than an error.
@@ -35,7 +47,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,14 +60,22 @@ from backtests.sim.benchmarks import buy_and_hold
 from backtests.sim.config import BacktestConfig
 from backtests.stats import performance
 from backtests.tune.config import TuneConfig
-from backtests.tune.grid import Combination, Selection, used_params
+from backtests.tune.grid import REGIME_FIELDS, Combination, Selection, used_params
 from backtests.tune.progress import Progress
-from backtests.tune.walkforward import WalkForwardResult, make_splits, walk_forward
+from backtests.tune.walkforward import Split, WalkForwardResult, make_splits, walk_forward
 from drain_core.conventions import PERIODS_PER_YEAR
 
 CASH_DESCRIPTION = ("the 13-week T-bill rate ({ticker}) known at the previous close, accrued "
                     "ACT/360 as the engine credits cash")
 _BLOCK = 512  # trials scored at a time (bounds the float64 temporaries)
+INFORMATION_HORIZON = 21  # sessions of forward spread return the rank IC is measured on
+INFORMATION_DESCRIPTION = (
+    "Spearman rank correlation (IC) of the signal's composite at close t with the log return of "
+    "the {short} basket minus the {long} basket from close t+{lag} to close t+{end} "
+    "({horizon} sessions, starting when a trade on the signal is placed), signed so that "
+    "positive = as the thesis expects (a higher composite, a falling speculative-minus-cash-flow "
+    "spread); computed on each walk-forward test window from that window's signals and returns "
+    "only; t = mean / (sd / sqrt(windows)), windows treated as independent")
 
 
 # --------------------------------------------------------------------------------------------
@@ -115,12 +135,31 @@ class WalkForwardStats:
 
 
 @dataclass(frozen=True)
+class SignalInformation:
+    """Each distinct composite's rank IC with the forward spread, window by window."""
+
+    table: pd.DataFrame  # one row per composite: label, its parameters, oos_ic, oos_ic_t, ...
+    groups: np.ndarray  # each sweep row's composite (a row position of ``table``)
+    train_ics: np.ndarray  # composites x splits: rank IC on each split's train window
+    full_ics: np.ndarray  # composites: rank IC on the whole window
+    description: str
+
+    def best(self) -> dict[str, Any]:
+        """The composite with the best mean out-of-sample IC (ties: first), as a dict."""
+        ics = self.table["oos_ic"].to_numpy(dtype=float)
+        row = self.table.iloc[int(np.argmax(np.where(np.isnan(ics), -np.inf, ics)))]
+        return {"label": row["signal"], "oos_ic": float(row["oos_ic"]),
+                "oos_ic_t": float(row["oos_ic_t"]), "windows": int(row["windows"]),
+                "trials": int(row["trials"])}
+
+
+@dataclass(frozen=True)
 class DSRStats:
     dsr: float
     sr0_annual: float  # expected max excess Sharpe of N unskilled trials
     skew: float
     kurtosis: float
-    n_trials: int
+    n_trials: int  # N: this run's trials plus those of earlier runs counted
 
 
 @dataclass(frozen=True)
@@ -160,6 +199,9 @@ class TuneAnalysis:
     spy_returns: pd.Series
     spy_sharpe: float  # excess
     excess_sharpes: np.ndarray  # every trial's full-window excess Sharpe, in sweep order
+    information: SignalInformation
+    select_by: str  # "sharpe" or "information" ([tune] select_by)
+    prior_trials: tuple[int, ...]  # trials of each earlier run counted in the DSR's N
     max_return_diff: float  # kernel vs vectorbt, largest daily return difference
     best_agreement: float  # kernel vs vectorbt: total return and excess Sharpe of the best
     notes: tuple[str, ...]
@@ -183,7 +225,11 @@ class TuneAnalysis:
             "oos_sharpe": wf.sharpe,
             "oos_sharpe_ci": list(wf.sharpe_ci),
             "oos_cagr_ci": list(wf.cagr_ci),
+            "select_by": self.select_by,
             "dsr": dsr.dsr if dsr else nan,
+            "dsr_n_trials": self.trials.n_trials + sum(self.prior_trials),
+            "dsr_prior_runs": len(self.prior_trials),
+            "dsr_prior_trials": sum(self.prior_trials),
             "sr0_annual": dsr.sr0_annual if dsr else nan,
             "skew": dsr.skew if dsr else nan,
             "kurtosis": dsr.kurtosis if dsr else nan,
@@ -205,6 +251,12 @@ class TuneAnalysis:
             "best_vectorbt": dict(self.best.vectorbt),
             "n_splits": len(wf.result.splits),
             "walkforward_labels": list(wf.labels),
+            "signal_information": {
+                "description": self.information.description,
+                "horizon": INFORMATION_HORIZON,
+                "n_signals": len(self.information.table),
+                "best": self.information.best(),
+            },
             "notes": " ".join(self.notes),
             "verdict": self.verdict,
         }
@@ -225,7 +277,7 @@ def verdict(stats: Mapping[str, Any]) -> str:
     oos = stats["oos_sharpe"]
     lo, hi = stats["oos_sharpe_ci"]
     dsr, pbo, spa = stats["dsr"], stats["pbo"], stats["spa_pvalue"]
-    n = stats["n_trials"]
+    n = stats.get("dsr_n_trials", stats["n_trials"])
     spy = stats.get("spy_sharpe")
     versus = f" (SPY buy-and-hold {spy:.2f})" if spy is not None and spy == spy else ""
     facts = (f"walk-forward out-of-sample Sharpe {oos:.2f} (95% CI {lo:.2f} to {hi:.2f})"
@@ -275,8 +327,76 @@ def _cash(prices: pd.DataFrame, backtest: BacktestConfig) -> pd.Series:
     return daily_rates(prices[backtest.cash_rate_ticker], prices.index)
 
 
+def composite_key(signal):
+    """The signal configuration with its regime thresholds reset: configurations with the same
+    key have the same composite (only their regimes differ)."""
+    defaults = type(signal)()
+    return dataclasses.replace(signal, **{f: getattr(defaults, f) for f in REGIME_FIELDS})
+
+
+def signal_information(dataset, window: pd.DataFrame, combos: list[Combination],
+                       varying: list[str], splits: list[Split], config: RunConfig,
+                       advance: Callable[..., None] = lambda: None) -> SignalInformation:
+    """Step 2: every distinct composite's rank IC with the forward spread on each walk-forward
+    test window (mean and t over them), each train window and the whole of ``window``."""
+    from backtests.stats.information import oos_information, target_returns
+    from backtests.tune.sweep import SignalCache
+
+    strategy, lag = config.strategy, config.backtest.lag
+    spread = target_returns(window, strategy.baskets, strategy.long_basket,
+                            strategy.short_basket, assets=())["spread"]
+    shown = [k for k in varying if k.startswith("signal.")
+             and k.split(".")[1] not in REGIME_FIELDS]
+    keys: dict[Any, int] = {}
+    groups = np.empty(len(combos), dtype=np.int64)
+    first: list[Combination] = []
+    for i, combo in enumerate(combos):
+        key = composite_key(combo.signal)
+        if key not in keys:
+            keys[key] = len(first)
+            first.append(combo)
+        groups[i] = keys[key]
+    cache = SignalCache(dataset)
+    tests = [(s.test_start, s.test_end) for s in splits]
+    trains = [(s.train_start, s.train_end) for s in splits]
+    rows, train_ics, full_ics = [], [], []
+    for g, (key, combo) in enumerate(zip(keys, first, strict=True)):
+        composite = cache.get(key)[0]
+        test = oos_information(composite, spread, INFORMATION_HORIZON, tests, lag=lag, sign=-1)
+        ics = oos_information(composite, spread, INFORMATION_HORIZON,
+                              trains + [(0, len(window))], lag=lag, sign=-1).ics
+        used = set(used_params(combo))
+        rows.append({
+            "signal": combo_label(combo, shown),
+            **{k.split(".", 1)[1]: (_value(combo.params[k]) if k in used else "")
+               for k in shown},
+            "oos_ic": test.mean,
+            "oos_ic_t": test.t,
+            "windows": int(np.isfinite(test.ics).sum()),
+            "full_ic": float(ics[-1]),
+            "trials": int((groups == g).sum()),
+        })
+        train_ics.append(ics[:-1])
+        full_ics.append(ics[-1])
+        advance()
+    description = INFORMATION_DESCRIPTION.format(
+        short=strategy.short_basket, long=strategy.long_basket, lag=lag,
+        end=lag + INFORMATION_HORIZON, horizon=INFORMATION_HORIZON)
+    return SignalInformation(table=pd.DataFrame(rows), groups=groups,
+                             train_ics=np.array(train_ics, dtype=float).reshape(len(first), -1),
+                             full_ics=np.array(full_ics, dtype=float), description=description)
+
+
+def _best_signal_rows(info: SignalInformation, ics: np.ndarray) -> np.ndarray | None:
+    """The rows of the composite with the best rank IC in ``ics`` (one per composite; ties:
+    first), or None when no composite has one."""
+    if np.all(np.isnan(ics)):
+        return None
+    return info.groups == int(np.nanargmax(ics))
+
+
 def _excess_sharpes(returns: np.ndarray, cash: np.ndarray) -> np.ndarray:
-    """Step 2: each row's excess Sharpe, ``_BLOCK`` rows at a time."""
+    """Step 3: each row's excess Sharpe, ``_BLOCK`` rows at a time."""
     out = np.empty(returns.shape[0])
     for lo in range(0, returns.shape[0], _BLOCK):
         block = np.asarray(returns[lo:lo + _BLOCK], dtype=np.float64) - cash
@@ -285,7 +405,7 @@ def _excess_sharpes(returns: np.ndarray, cash: np.ndarray) -> np.ndarray:
 
 
 def rerun(dataset, window: pd.DataFrame, combo: Combination, backtest: BacktestConfig):
-    """Step 4: one combination through the reference pipeline: compute_signal ->
+    """Step 5: one combination through the reference pipeline: compute_signal ->
     build_targets -> run_backtest (vectorbt)."""
     from backtests.sim.engine import run_backtest
     from signals import compute_signal
@@ -324,7 +444,7 @@ class _Attempts:
 
 def _reruns(dataset, window: pd.DataFrame, combos: list[Combination], rows: list[int],
             backtest: BacktestConfig, advance: Callable[..., None]) -> dict[int, Any]:
-    """Step 4: the sweep rows ``rows`` re-run through vectorbt, by row."""
+    """Step 5: the sweep rows ``rows`` re-run through vectorbt, by row."""
     runs = {}
     for i in rows:
         runs[i] = rerun(dataset, window, combos[i], backtest)
@@ -333,7 +453,7 @@ def _reruns(dataset, window: pd.DataFrame, combos: list[Combination], rows: list
 
 
 def _stitch(runs: dict[int, Any], splits: pd.DataFrame, field: str = "returns") -> pd.Series:
-    """Step 4: each split's chosen re-run on its test window, end to end (its daily returns,
+    """Step 5: each split's chosen re-run on its test window, end to end (its daily returns,
     or another per-session series of the run such as ``gross_exposure``)."""
     return pd.concat([getattr(runs[row.chosen], field).loc[row.test_start:row.test_end]
                       for row in splits.itertuples()]).rename("oos")
@@ -341,7 +461,7 @@ def _stitch(runs: dict[int, Any], splits: pd.DataFrame, field: str = "returns") 
 
 def _dsr(best_excess: np.ndarray, excess_sharpes: np.ndarray, n_trials: int,
          attempt: _Attempts) -> DSRStats | None:
-    """Step 6: the deflated Sharpe of the best against every trial's excess Sharpe."""
+    """Step 7: the deflated Sharpe of the best against every trial's excess Sharpe."""
     from backtests.stats.overfitting import deflated_sharpe_ratio
 
     finite = excess_sharpes[np.isfinite(excess_sharpes)]
@@ -353,7 +473,7 @@ def _dsr(best_excess: np.ndarray, excess_sharpes: np.ndarray, n_trials: int,
 
 def _pbo(returns: np.ndarray, cash: np.ndarray, tune: TuneConfig, seed: int,
          attempt: _Attempts) -> tuple[PBOStats | None, int]:
-    """Step 7: CSCV on the excess returns of (a seeded subset of) the trials; also returns
+    """Step 8: CSCV on the excess returns of (a seeded subset of) the trials; also returns
     how many trials it used."""
     from backtests.stats.overfitting import probability_of_backtest_overfitting
 
@@ -369,7 +489,7 @@ def _pbo(returns: np.ndarray, cash: np.ndarray, tune: TuneConfig, seed: int,
 
 def _ci(label: str, series: np.ndarray, key: str, tune: TuneConfig, seed: int,
         attempt: _Attempts) -> tuple[float, float, float]:
-    """Step 8: (lo, point, hi) of ``key`` ("sharpe" or "cagr") by the stationary bootstrap."""
+    """Step 9: (lo, point, hi) of ``key`` ("sharpe" or "cagr") by the stationary bootstrap."""
     from backtests.stats.overfitting import bootstrap_confidence_intervals
 
     out = attempt(label, lambda: bootstrap_confidence_intervals(
@@ -380,7 +500,7 @@ def _ci(label: str, series: np.ndarray, key: str, tune: TuneConfig, seed: int,
 def _spa(returns: np.ndarray, cash: np.ndarray, spy_excess: np.ndarray,
          excess_sharpes: np.ndarray, tune: TuneConfig, seed: int,
          attempt: _Attempts) -> tuple[SPAStats | None, int]:
-    """Step 9: Hansen's SPA of the best ``spa_max_models`` trials against SPY; also returns
+    """Step 10: Hansen's SPA of the best ``spa_max_models`` trials against SPY; also returns
     how many trials it tested."""
     from backtests.stats.overfitting import spa_test
 
@@ -419,14 +539,38 @@ def _notes(tune: TuneConfig, backtest: BacktestConfig, mean_cash: float, max_dif
     return notes
 
 
+def _selection_notes(tune: TuneConfig, n_trials: int, prior_trials: tuple[int, ...],
+                     unscored: list[str]) -> list[str]:
+    """How the choices were made and what the deflated Sharpe's N counts."""
+    notes = []
+    if tune.select_by == "information":
+        notes.append("Selection by information: on each train window (and for the best, on the "
+                     "whole window) the composite with the best rank IC with the forward "
+                     "spread was chosen first, then the trial with the best train-window "
+                     "excess Sharpe among those using it.")
+        if unscored:
+            notes.append("No composite had a rank IC (too few sessions) on: "
+                         + ", ".join(unscored) + "; there every trial was eligible.")
+    if prior_trials:
+        notes.append(f"The deflated Sharpe's N = {n_trials:,} trials of this run + "
+                     f"{sum(prior_trials):,} of {len(prior_trials)} earlier tune run(s) of the "
+                     f"same data and holdout = {n_trials + sum(prior_trials):,}.")
+    return notes
+
+
 # --------------------------------------------------------------------------------------------
 # The whole analysis
 # --------------------------------------------------------------------------------------------
 
 
 def analyse(sweep, selection: Selection, dataset, config: RunConfig, tune: TuneConfig, *,
-            seed: int = 0, start=None, progress: Progress | None = None) -> TuneAnalysis:
-    """Steps 1-10 of the module docstring on a finished sweep (``SweepResult``)."""
+            seed: int = 0, start=None, progress: Progress | None = None,
+            prior_trials: Sequence[int] = ()) -> TuneAnalysis:
+    """Steps 1-11 of the module docstring on a finished sweep (``SweepResult``).
+
+    ``prior_trials``: the trials of each earlier tune of the same data and holdout; the
+    deflated Sharpe's N is this sweep's trials plus their sum."""
+    prior_trials = tuple(int(n) for n in prior_trials)
     progress = progress or Progress()
     backtest = config.backtest
     window = dataset.prices.loc[pd.Timestamp(start):] if start is not None else dataset.prices
@@ -435,15 +579,36 @@ def analyse(sweep, selection: Selection, dataset, config: RunConfig, tune: TuneC
     cash = cash_series.to_numpy(dtype=np.float64)
     returns, combos = sweep.returns, sweep.combos
     varying = selection.grid.varying()
-    excess_sharpes = _excess_sharpes(returns, cash)  # step 2
-    best = int(np.argmax(np.where(np.isnan(excess_sharpes), -np.inf, excess_sharpes)))
-    n_splits = len(make_splits(len(sweep.index), tune.walkforward))
-    with progress.stage("walk-forward", n_splits) as advance:  # step 3
-        wf = walk_forward(returns, sweep.index, tune.walkforward, cash, on_split=advance)
+    splits = make_splits(len(sweep.index), tune.walkforward)
+    n_signals = len({composite_key(c.signal) for c in {id(c.signal): c for c in combos}.values()})
+    with progress.stage("signal information", n_signals) as advance:  # step 2
+        info = signal_information(dataset, window, combos, varying, splits, config, advance)
+    excess_sharpes = _excess_sharpes(returns, cash)  # step 3
+    ranked = np.where(np.isnan(excess_sharpes), -np.inf, excess_sharpes)
+    unscored: list[str] = []
+    allowed = None
+    if tune.select_by == "information":
+        full = _best_signal_rows(info, info.full_ics)
+        if full is None:
+            unscored.append("the whole window")
+        elif not np.isfinite(ranked[full]).any():  # no trial of that composite has a Sharpe
+            ranked = np.where(full, 0.0, -np.inf)
+        else:
+            ranked = np.where(full, ranked, -np.inf)
+
+        def allowed(split: Split) -> np.ndarray | None:
+            rows = _best_signal_rows(info, info.train_ics[:, split.number])
+            if rows is None:
+                unscored.append(f"split {split.number}")
+            return rows
+    best = int(np.argmax(ranked))
+    with progress.stage("walk-forward", len(splits)) as advance:  # step 4
+        wf = walk_forward(returns, sweep.index, tune.walkforward, cash, on_split=advance,
+                          allowed=allowed)
     rows = [best, *sorted(set(wf.splits["chosen"]) - {best})]
     attempt = _Attempts()
     with progress.stage("statistics", len(rows) + 6) as advance:
-        runs = _reruns(dataset, window, combos, rows, backtest, advance)  # step 4
+        runs = _reruns(dataset, window, combos, rows, backtest, advance)  # step 5
         oos = _stitch(runs, wf.splits)
         oos_cash = cash_series.reindex(oos.index).to_numpy()
         max_diff = max(float(np.max(np.abs(run.returns.to_numpy() - returns[i])))
@@ -451,23 +616,23 @@ def analyse(sweep, selection: Selection, dataset, config: RunConfig, tune: TuneC
         best_returns = runs[best].returns
         best_vbt, best_fast = _metrics(best_returns, cash), _metrics(returns[best], cash)
         agreement = max(abs(best_vbt[m] - best_fast[m]) for m in ("total_return", "sharpe"))
-        spy = buy_and_hold(window, window[backtest.cash_rate_ticker], backtest)  # step 5
+        spy = buy_and_hold(window, window[backtest.cash_rate_ticker], backtest)  # step 6
         spy_excess = spy.to_numpy() - cash
         advance()
-        dsr = _dsr(best_returns.to_numpy() - cash, excess_sharpes, selection.n_trials,
-                   attempt)  # step 6
+        dsr = _dsr(best_returns.to_numpy() - cash, excess_sharpes,
+                   selection.n_trials + sum(prior_trials), attempt)  # step 7
         advance()
-        pbo, n_pbo = _pbo(returns, cash, tune, seed, attempt)  # step 7
+        pbo, n_pbo = _pbo(returns, cash, tune, seed, attempt)  # step 8
         advance()
         oos_sharpe_ci = _ci("OOS Sharpe bootstrap", oos.to_numpy() - oos_cash, "sharpe", tune,
-                            seed, attempt)  # step 8
+                            seed, attempt)  # step 9
         oos_cagr_ci = _ci("OOS CAGR bootstrap", oos.to_numpy(), "cagr", tune, seed, attempt)
         advance()
         is_sharpe_ci = _ci("IS Sharpe bootstrap", best_returns.to_numpy() - cash, "sharpe",
                            tune, seed, attempt)
         advance()
         spa, n_spa = _spa(returns, cash, spy_excess, excess_sharpes, tune, seed,
-                          attempt)  # step 9
+                          attempt)  # step 10
         advance()
     mean_cash = float(cash.mean() * PERIODS_PER_YEAR)
     best_combo = combos[best]
@@ -491,10 +656,14 @@ def analyse(sweep, selection: Selection, dataset, config: RunConfig, tune: TuneC
         spy_returns=spy,
         spy_sharpe=float(performance.sharpe(spy_excess)),
         excess_sharpes=excess_sharpes,
+        information=info,
+        select_by=tune.select_by,
+        prior_trials=prior_trials,
         max_return_diff=max_diff,
         best_agreement=agreement,
         notes=tuple(_notes(tune, backtest, mean_cash, max_diff, agreement, len(combos), n_pbo,
-                           n_spa, attempt.failed)),
+                           n_spa, attempt.failed)
+                    + _selection_notes(tune, selection.n_trials, prior_trials, unscored)),
         verdict="",
     )
-    return dataclasses.replace(result, verdict=verdict(result.to_dict()))  # step 10
+    return dataclasses.replace(result, verdict=verdict(result.to_dict()))  # step 11

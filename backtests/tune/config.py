@@ -13,7 +13,7 @@ import datetime as dt
 import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from backtests.run.config import RunConfig
 from backtests.tune.grid import Grid, grid_from_table, resolve_grid_name
@@ -41,6 +41,7 @@ PBOConfigs = whole(2, MAX_PBO_CONFIGS, "PBO scores every configuration on every 
 SPAModels = whole(1, MAX_SPA_MODELS, "SPA holds a sessions x models loss matrix")
 SPAReps = whole(1, MAX_SPA_REPS, "each SPA resample re-averages the whole loss matrix")
 BootstrapReps = whole(2, MAX_BOOTSTRAP_REPS, "more resamples do not narrow the CI further")
+SelectBy = Literal["sharpe", "information"]  # how the walk-forward and best.toml choose
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,9 @@ class TuneConfig:
     spa_reps: SPAReps = 1000  # SPA bootstrap resamples
     bootstrap_reps: BootstrapReps = 2000  # stationary-bootstrap resamples of the CIs
     holdout_from: str | None = None  # "YYYY-MM-DD": sessions from here on are sealed away
+    # "sharpe": the best train-window excess Sharpe of all trials; "information": first the
+    # signal with the best train-window rank IC, then the best Sharpe among its trials
+    select_by: SelectBy = "sharpe"
     walkforward: WalkForwardConfig = field(default_factory=WalkForwardConfig)
     grids: tuple[Grid, ...] = ()  # the default grid is named "default"
 

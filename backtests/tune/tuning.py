@@ -8,8 +8,11 @@
    its config class, windows and lags checked against the data (``check_against_data``).
 3. **Sweep** (``backtests.tune.sweep.run_sweep``): the fast kernel, chunk by chunk, resumable
    from ``chunk_dir``.
-4. **Analysis** (``backtests.tune.analysis.analyse``): walk-forward, vectorbt re-runs, DSR,
-   PBO, bootstrap CIs, SPA and the verdict, on returns in excess of cash.
+4. **Earlier trials** (``earlier_tune_trials``): the tune run folders already in the reports
+   root whose manifest records the same data fingerprint and the same holdout; their trials
+   join this run's in the deflated Sharpe's N (every tune of the same data was a look).
+5. **Analysis** (``backtests.tune.analysis.analyse``): signal information, walk-forward,
+   vectorbt re-runs, DSR, PBO, bootstrap CIs, SPA and the verdict, on returns in excess of cash.
 
 Writing the run folder is the report stage's job (``backtests.report.tune_run``).
 """
@@ -17,8 +20,9 @@ Writing the run folder is the report stage's job (``backtests.report.tune_run``)
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -32,6 +36,49 @@ from backtests.tune.progress import Progress
 from backtests.tune.sweep import SweepResult, prepare_chunk_dir, run_sweep, sweep_key
 from backtests.tune.walkforward import make_splits
 from drain_core.errors import DrainError
+from drain_core.paths import reports_root
+
+
+@dataclass(frozen=True)
+class EarlierTrials:
+    """Earlier tune runs of the same data and holdout, and the trials each one ran."""
+
+    runs: tuple[str, ...] = ()  # folder names
+    trials: tuple[int, ...] = ()  # their trials, in the same order
+    notes: tuple[str, ...] = ()  # folders skipped because their manifest could not be read
+
+
+def earlier_tune_trials(root: Path, fingerprint: str, holdout_from: str | None) -> EarlierTrials:
+    """The tune run folders under ``root`` whose ``manifest.json`` records data fingerprint
+    ``fingerprint`` and holdout start ``holdout_from`` (None: unsealed), with their trials.
+
+    A folder whose manifest is not valid JSON or lacks the trial count is skipped with a
+    note; folders of other kinds (backtests) and staging folders (".name") are ignored."""
+    runs, trials, notes = [], [], []
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")) \
+        if root.is_dir() else []
+    for folder in folders:
+        path = folder / "manifest.json"
+        if not path.is_file():
+            continue
+        try:
+            manifest = json.loads(path.read_text())
+            if not isinstance(manifest, dict) or manifest.get("kind") != "tune":
+                continue
+            holdout = manifest.get("holdout") or {}
+            if manifest.get("data_fingerprint") != fingerprint or holdout.get("from") != \
+                    holdout_from:
+                continue
+            n = manifest["n_trials"]
+            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+                raise ValueError(f"n_trials = {n!r}")
+        except (OSError, ValueError, KeyError, AttributeError) as exc:
+            notes.append(f"earlier tune run {folder.name} skipped: its manifest.json could not "
+                         f"be read ({type(exc).__name__}: {exc})")
+            continue
+        runs.append(folder.name)
+        trials.append(n)
+    return EarlierTrials(tuple(runs), tuple(trials), tuple(notes))
 
 
 @dataclass(frozen=True)
@@ -52,6 +99,7 @@ class TuneRun:
     sweep_key: str
     seconds_sweep: float
     seconds_total: float
+    earlier: EarlierTrials = field(default_factory=EarlierTrials)  # counted in the DSR's N
 
     @property
     def sealed(self) -> bool:
@@ -68,6 +116,7 @@ def run_tune(config: RunConfig, tune: TuneConfig, dataset=None, *, grid: str | N
     ``dataset`` None loads the data known at ``end``, once the grid has passed its checks (a
     bad grid value fails before any data is read).
     ``sample`` draws that many combinations at random (``seed`` also seeds the bootstraps).
+    Earlier tune runs of the same data and holdout in ``reports_root()`` count in the DSR.
     With ``chunk_dir``, finished sweep chunks are saved there (and reused from
     ``resume_from``, the chunk folder of an earlier run, when made by the same sweep).
     ``executor`` (``backtests.tune.executor.open_executor``) runs the sweep's chunks on a Dask
@@ -100,8 +149,11 @@ def run_tune(config: RunConfig, tune: TuneConfig, dataset=None, *, grid: str | N
     sweep = run_sweep(selection, dataset, config.backtest, start=start, chunk_dir=chunk_dir,
                       chunk_size=tune.chunk_size, progress=progress.enabled, executor=executor)
     seconds_sweep = time.perf_counter() - started
+    earlier = earlier_tune_trials(reports_root(), fingerprint, tune.holdout_from)
     analysis = analyse(sweep, selection, dataset, config, tune, seed=seed, start=start,
-                       progress=progress)
+                       progress=progress, prior_trials=earlier.trials)
+    if earlier.notes:
+        analysis = dataclasses.replace(analysis, notes=analysis.notes + earlier.notes)
     best = sweep.combos[analysis.best.index]
     chosen = RunConfig(signal=best.signal, strategy=best.strategy,
                        backtest=dataclasses.replace(config.backtest, lag=best.lag))
@@ -109,4 +161,5 @@ def run_tune(config: RunConfig, tune: TuneConfig, dataset=None, *, grid: str | N
                    sweep=sweep, analysis=analysis, chosen=chosen,
                    chosen_hash=config_hash(chosen), start=window.index[0],
                    end=window.index[-1], data_fingerprint=fingerprint, sweep_key=key,
-                   seconds_sweep=seconds_sweep, seconds_total=time.perf_counter() - started)
+                   seconds_sweep=seconds_sweep, seconds_total=time.perf_counter() - started,
+                   earlier=earlier)

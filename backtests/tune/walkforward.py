@@ -120,11 +120,16 @@ def score(returns: np.ndarray, metric: str, cash: np.ndarray | None = None) -> n
 
 
 def choose(returns: np.ndarray, split: Split, metric: str,
-           cash: np.ndarray | None = None) -> int:
-    """The combination with the best ``metric`` over the split's train window (ties: first)."""
+           cash: np.ndarray | None = None, allowed: np.ndarray | None = None) -> int:
+    """The combination with the best ``metric`` over the split's train window (ties: first),
+    among the rows where the boolean mask ``allowed`` is true (None: all rows)."""
     train = slice(split.train_start, split.train_end)
     scores = score(returns[:, train], metric, None if cash is None else cash[train])
     scores = np.where(np.isnan(scores), -np.inf, scores)
+    if allowed is not None:
+        scores = np.where(allowed, scores, -np.inf)
+        if not allowed[int(np.argmax(scores))]:  # every allowed row scored NaN
+            return int(np.argmax(allowed))
     return int(np.argmax(scores))
 
 
@@ -139,12 +144,15 @@ class WalkForwardResult:
 
 def walk_forward(returns: np.ndarray, index: pd.DatetimeIndex, config: WalkForwardConfig,
                  cash: np.ndarray | None = None,
-                 on_split: Callable[[], None] | None = None) -> WalkForwardResult:
+                 on_split: Callable[[], None] | None = None,
+                 allowed: Callable[[Split], np.ndarray | None] | None = None
+                 ) -> WalkForwardResult:
     """Choose on every train window, report IS beside OOS, stitch the chosen OOS returns.
 
     ``returns`` is combinations x sessions (rows in sweep order); ``cash`` the daily cash
     return on each session (Sharpe ratios are of the excess over it; None: zero).
-    ``on_split()`` is called after each split.
+    ``on_split()`` is called after each split. ``allowed(split)``, when given, returns the
+    boolean mask of rows a split may choose from (reading only its train window), or None.
     """
     cash = np.zeros(returns.shape[1]) if cash is None else np.asarray(cash, dtype=np.float64)
     rows = []
@@ -152,7 +160,8 @@ def walk_forward(returns: np.ndarray, index: pd.DatetimeIndex, config: WalkForwa
     for split in make_splits(returns.shape[1], config):
         train, test_days = (slice(split.train_start, split.train_end),
                             slice(split.test_start, split.test_end))
-        chosen = choose(returns, split, config.metric, cash)
+        chosen = choose(returns, split, config.metric, cash,
+                        None if allowed is None else allowed(split))
         train_row = returns[chosen:chosen + 1, train]
         test = returns[:, test_days]
         oos_all = score(test, "sharpe", cash[test_days])
