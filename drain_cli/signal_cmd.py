@@ -1,7 +1,8 @@
 """``drain signal``: compute the liquidity-drain signal, write its CSV and plots, print a summary.
 
-Writes ``reports/signal-<as-of date or latest>/`` (or ``--name``) atomically: ``signal.csv``,
-``signal.html`` (plotly, self-contained), ``signal.png`` (matplotlib) and ``config.json``. Prints
+Writes ``reports/signal-<as-of date or latest>/`` (or ``--name``) atomically through
+``backtests.report.signal_run.save_signal_run``: ``signal.csv``, ``signal.html``, ``signal.png``
+and ``config.json``. Prints
 the latest reading per component, the composite's correlation with STLFSI4 and NFCI (published
 stress indices: a comparison only, never an input) and the share of days in each regime.
 ``--evaluate`` adds the signal tearsheet (``signal_eval.html`` and ``signal_eval.json``: the
@@ -31,27 +32,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: signal-<as-of date> or signal-latest)")
 
 
-def _load_config(path: str | None):
-    """The [signal] section, after the whole file passed the checks every command makes."""
-    from backtests.run.config import RunConfig
-
-    return RunConfig.load(path).signal
-
-
 def run(args: argparse.Namespace) -> int:
     """Load config and data, compute the signal, write the run folder, print the summary."""
-    import json
     import time
 
-    from backtests.report.runs_index import update_index
-    from drain_core.paths import atomic_run_dir, reports_root
+    from backtests.report.signal_run import save_signal_run
+    from backtests.run.config import RunConfig
     from drain_data import load_dataset
     from signals import compute_signal
     from signals.compare import stress_index_correlations
-    from signals.plots import write_signal_html, write_signal_png
 
     started = time.perf_counter()
-    config = _load_config(args.config)  # a bad config fails before any data or output
+    run_config = RunConfig.load(args.config)  # a bad config fails before any data or output
+    config = run_config.signal
     as_of = parse_date(args.as_of, "--as-of")
     folder = run_name(args.name, f"signal-{as_of.date()}" if as_of is not None else "signal-latest")
 
@@ -65,45 +58,23 @@ def run(args: argparse.Namespace) -> int:
             )
         dataset = dataset.as_of(as_of)
     result = compute_signal(dataset, config)
-    frame = result.to_frame()
-    if frame["composite"].notna().sum() == 0:
+    if result.composite.notna().sum() == 0:
         raise DrainError(
             f"no composite value up to {dataset.sessions[-1].date()}: the z-scores need "
             f"{config.z_min_periods} sessions of history; choose a later --as-of"
         )
-    comparisons = stress_index_correlations(dataset, result)
-    evaluation = _evaluate(dataset, result, args.config) if args.evaluate else None
+    evaluation = None
+    if args.evaluate:
+        from backtests.report.signal_eval import evaluate_signal
 
-    with atomic_run_dir(folder) as tmp:
-        frame.to_csv(tmp / "signal.csv", date_format="%Y-%m-%d")
-        write_signal_html(dataset, result, tmp / "signal.html")
-        write_signal_png(dataset, result, tmp / "signal.png")
-        manifest = {
-            "as_of": str(dataset.sessions[-1].date()),
-            "dataset_fingerprint": dataset.fingerprint(),
-            "config": config.to_dict(),
-        }
-        (tmp / "config.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        if evaluation is not None:
-            from backtests.report.signal_eval import write_signal_eval
-
-            write_signal_eval(evaluation, tmp)
-
-    update_index(reports_root())
-    _print_summary(result, config, comparisons, reports_root() / folder,
+        evaluation = evaluate_signal(dataset.prices, result, run_config.strategy,
+                                     run_config.backtest.lag)
+    out_dir = save_signal_run(dataset, result, config, folder, evaluation)
+    _print_summary(result, config, stress_index_correlations(dataset, result), out_dir,
                    time.perf_counter() - started)
     if evaluation is not None:
         _print_evaluation(evaluation)
     return 0
-
-
-def _evaluate(dataset, result, config_path: str | None):
-    """The signal tearsheet's tables, with the baskets and lag of the same config file."""
-    from backtests.report.signal_eval import evaluate_signal
-    from backtests.run.config import RunConfig
-
-    run_config = RunConfig.load(config_path)
-    return evaluate_signal(dataset.prices, result, run_config.strategy, run_config.backtest.lag)
 
 
 def _print_evaluation(evaluation) -> None:

@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from drain_cli.args import parse_date, run_name
+from drain_cli.args import parse_date, parse_date_range, run_name
 from drain_core.errors import DrainError
 
 VERDICT_STYLE = {"supported": "green", "mixed": "yellow", "not supported": "red",
@@ -73,45 +73,32 @@ def run(args: argparse.Namespace) -> int:
     """Load configs and data, test every claim, write the report, print the verdicts."""
     import time
 
-    from backtests.report.runs_index import update_index
-    from drain_core.paths import atomic_run_dir, reports_root
     from drain_data import load_dataset
-    from thesis import CLAIMS, ThesisRun, run_claims, write_report
-    from thesis.inputs import build_inputs
+    from thesis import run_thesis, save_thesis_run
 
     started = time.perf_counter()
     signal, strategy, thesis = _configs(args)  # a bad config fails before any work
-    start, end = parse_date(args.start, "--start"), parse_date(args.end, "--end")
-    if start is not None and end is not None and start > end:
-        raise DrainError(f"--start {start.date()} is after --end {end.date()}")
+    start, end = parse_date_range(args.start, args.end)
+    name = run_name(args.name, None)
     dataset = load_dataset()
     first, last = dataset.sessions[0], dataset.sessions[-1]
     if end is not None and end < first:
         raise DrainError(f"--end {end.date()} is before the data begins ({first.date()}); the "
                          f"data covers {first.date()} to {last.date()}")
     with _progress(not args.no_progress and sys.stderr.isatty()) as progress:
-        task = progress.add_task("signal and inputs", total=len(CLAIMS) + 2)
-        inputs = build_inputs(dataset, signal_config=signal, strategy=strategy, config=thesis,
-                              start=start, end=end)
-        progress.advance(task)
-        claims, seconds = [], {}
-        for claim in CLAIMS.values():
-            progress.update(task, description=f"claim: {claim.title}")
-            part = run_claims(inputs, (claim,))
-            claims += part.claims
-            seconds.update(part.seconds)
-            progress.advance(task)
-        result = ThesisRun(inputs=inputs, claims=claims, seconds=seconds)
-        progress.update(task, description="writing the report")
-        window = result.inputs.window
-        default = f"thesis-{window[-1].date()}" if len(window) else "thesis-empty"
-        folder = run_name(args.name, default)
-        meta = result.meta(command="drain thesis", config_file=str(_config_path(args.config)))
-        with atomic_run_dir(folder) as tmp:
-            write_report(result.claims, tmp, meta)
-        update_index(reports_root())
-        progress.advance(task)
-    _print_summary(result, reports_root() / folder, time.perf_counter() - started)
+        from thesis import CLAIMS
+
+        task = progress.add_task("signal and inputs", total=len(CLAIMS) + 1)
+
+        def on_claim(claim) -> None:
+            progress.update(task, description=f"claim: {claim.title}", advance=1)
+
+        result = run_thesis(dataset, signal_config=signal, strategy=strategy, config=thesis,
+                            start=start, end=end, on_claim=on_claim)
+        progress.update(task, description="writing the report", advance=1)
+        folder = save_thesis_run(result, name, command="drain thesis",
+                                 config_file=str(_config_path(args.config)))
+    _print_summary(result, folder, time.perf_counter() - started)
     return 0
 
 

@@ -13,7 +13,7 @@ from thesis.config import ThesisConfig
 from thesis.inputs import SignalView, ThesisInputs, build_inputs
 from thesis.report import write_report
 from thesis.result import VERDICTS, ClaimResult, InsufficientData, SubTest
-from thesis.run import ThesisRun, run_claims, run_thesis
+from thesis.run import ThesisRun, run_claims, run_thesis, save_thesis_run
 
 __all__ = [
     "CLAIMS",
@@ -31,5 +31,6 @@ __all__ = [
     "register",
     "run_claims",
     "run_thesis",
+    "save_thesis_run",
     "write_report",
 ]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from thesis.claims import CLAIMS, Claim
@@ -64,11 +65,14 @@ class ThesisRun:
         }
 
 
-def run_claims(inputs: ThesisInputs, claims: Iterable[Claim] | None = None) -> ThesisRun:
+def run_claims(inputs: ThesisInputs, claims: Iterable[Claim] | None = None, *,
+               on_claim: Callable[[Claim], None] | None = None) -> ThesisRun:
     """Run each claim (every registered one by default); ``InsufficientData`` marks that
-    section with its reason."""
+    section with its reason. ``on_claim`` is called with each claim before it runs (progress)."""
     results, seconds = [], {}
     for claim in CLAIMS.values() if claims is None else claims:
+        if on_claim is not None:
+            on_claim(claim)
         started = time.perf_counter()
         if len(inputs.window) < MIN_WINDOW:
             result = insufficient(claim.key, claim.title, claim.statement,
@@ -86,8 +90,25 @@ def run_claims(inputs: ThesisInputs, claims: Iterable[Claim] | None = None) -> T
 
 
 def run_thesis(dataset, *, signal_config=None, strategy=None, config: ThesisConfig | None = None,
-               start=None, end=None, signal: SignalView | None = None) -> ThesisRun:
-    """Build the inputs (signal on everything known at ``end``) and test every claim."""
+               start=None, end=None, signal: SignalView | None = None,
+               on_claim: Callable[[Claim], None] | None = None) -> ThesisRun:
+    """Build the inputs (signal on everything known at ``end``) and test every claim
+    (``on_claim`` is told of each claim before it runs)."""
     inputs = build_inputs(dataset, signal_config=signal_config, strategy=strategy, config=config,
                           start=start, end=end, signal=signal)
-    return run_claims(inputs)
+    return run_claims(inputs, on_claim=on_claim)
+
+
+def save_thesis_run(result: ThesisRun, name: str | None, **meta: Any) -> Path:
+    """Write the thesis report folder under the reports root atomically (default name
+    ``thesis-<last session>``), refresh the runs index, and return the folder."""
+    from backtests.report.runs_index import update_index
+    from drain_core.paths import atomic_run_dir, reports_root
+    from thesis.report import write_report
+
+    window = result.inputs.window
+    folder = name or (f"thesis-{window[-1].date()}" if len(window) else "thesis-empty")
+    with atomic_run_dir(folder) as tmp:
+        write_report(result.claims, tmp, result.meta(**meta))
+    update_index(reports_root())
+    return reports_root() / folder
