@@ -112,6 +112,10 @@ def cli() -> None:
     garbage collection, which walks every object vectorbt and numba created (about 0.7 s of
     a ``drain backtest``); ``gc.freeze`` exempts them. Exit handlers and flushing still run."""
     code = main()
+    if threading.current_thread() is threading.main_thread():
+        # Cleanup is done and the status decided: a Ctrl-C landing now (or one held back while
+        # a child started) must not turn the exit into a death by SIGINT with another status.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     gc.freeze()
     sys.exit(code)
 
