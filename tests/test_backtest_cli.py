@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 
 import numpy as np
@@ -12,23 +11,14 @@ import pytest
 
 from backtests.stats.performance import summary
 from drain_cli.main import main
+from tests.runs_kit import backtest_into
 
 START = "2025-06-02"
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("reports")
-    old = os.environ.get("DRAIN_REPORTS_DIR")
-    os.environ["DRAIN_REPORTS_DIR"] = str(root)
-    try:
-        assert main(["backtest", "--start", START, "--name", "e2e"]) == 0
-    finally:
-        if old is None:
-            os.environ.pop("DRAIN_REPORTS_DIR")
-        else:
-            os.environ["DRAIN_REPORTS_DIR"] = old
-    return root / "e2e"
+    return backtest_into(tmp_path_factory.mktemp("reports"), "e2e", START)
 
 
 def test_run_folder_holds_every_output(run_dir):

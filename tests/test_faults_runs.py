@@ -23,23 +23,14 @@ from backtests.report.integrity import checked_manifest
 from drain_cli.main import main
 from drain_core.errors import DrainError
 from tests.faults_kit import expect_fault, listing
+from tests.runs_kit import backtest_into
 
 START = "2025-06-02"
 
 
 @pytest.fixture(scope="module")
 def warm_run(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("warm-reports")
-    saved = os.environ.get("DRAIN_REPORTS_DIR")
-    os.environ["DRAIN_REPORTS_DIR"] = str(root)
-    try:
-        assert main(["backtest", "--start", START, "--name", "warm"]) == 0
-    finally:
-        if saved is None:
-            os.environ.pop("DRAIN_REPORTS_DIR")
-        else:
-            os.environ["DRAIN_REPORTS_DIR"] = saved
-    return root / "warm"
+    return backtest_into(tmp_path_factory.mktemp("warm-reports"), "warm", START)
 
 
 def _roots(tmp_path: Path) -> list[Path]:
