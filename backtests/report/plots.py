@@ -95,9 +95,11 @@ def regime_html(regimes: dict[str, dict[str, float]]) -> str:
 def _shade(fig: go.Figure, regime: pd.Series) -> None:
     """Regime shading behind the data (added after the traces: plotly drops shapes on axes that
     have no trace yet), with one legend entry per regime."""
-    for first, last, name in regime_runs(regime.dropna()):
-        fig.add_vrect(x0=first, x1=last, fillcolor=REGIME_SHADES.get(name, "white"),
-                      line_width=0, layer="below")
+    shades = [{"type": "rect", "xref": "x", "yref": "y domain", "x0": first, "x1": last,
+               "y0": 0, "y1": 1, "fillcolor": REGIME_SHADES.get(name, "white"),
+               "line": {"width": 0}, "layer": "below"}
+              for first, last, name in regime_runs(regime.dropna())]
+    fig.update_layout(shapes=[*fig.layout.shapes, *shades])  # one update: add_vrect is slow
     for name, colour in REGIME_LEGEND.items():
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=f"regime: {name}",
                                  marker={"color": colour, "symbol": "square", "size": 11,

@@ -7,7 +7,7 @@ return, the annualised volatility, the Sharpe ratio, the hit rate (share of the 
 sessions whose excess return is positive; a flat book's sessions, zero excess return but for
 rounding below ``FLAT``, are neither hits nor misses) and the worst drawdown of the
 excess-return curve that compounds only that regime's sessions, in order. Intervals come from
-a stationary block bootstrap (arch) of the whole joint path of returns and regimes, so that
+a stationary block bootstrap (seeded) of the whole joint path of returns and regimes, so that
 regime spells and volatility clustering survive the resampling; every statistic is recomputed
 per regime on each resampled path.
 """
@@ -31,10 +31,12 @@ def regime_at_previous_close(regime: pd.Series) -> pd.Series:
     return regime.shift(1)
 
 
-def _statistics(values: np.ndarray, codes: np.ndarray, code: int) -> dict[str, np.ndarray]:
+def _statistics(values: np.ndarray, codes: np.ndarray, code: int,
+                log_growth: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Every statistic of the regime numbered ``code`` on each row of ``values`` / ``codes``
     (paths x sessions): the regime's sessions are taken in order, the others skipped (the
-    drawdown is computed on log wealth, which skipping leaves unchanged)."""
+    drawdown is computed on log wealth, which skipping leaves unchanged). ``log_growth`` is
+    ``log1p(max(values, -1))``, computed once for all regimes when given."""
     chosen = codes == code
     n = chosen.sum(axis=1)
     x = np.where(chosen, values, 0.0)
@@ -43,7 +45,9 @@ def _statistics(values: np.ndarray, codes: np.ndarray, code: int) -> dict[str, n
         var = ((x * x).sum(axis=1) - n * mean * mean) / (n - 1)
         sd = np.where(n > 1, np.sqrt(np.maximum(var, 0.0)), np.nan)
         active = (chosen & (np.abs(values) > FLAT)).sum(axis=1)
-        log_wealth = np.cumsum(np.log1p(np.maximum(x, -1.0)), axis=1)
+        if log_growth is None:
+            log_growth = np.log1p(np.maximum(values, -1.0))
+        log_wealth = np.cumsum(np.where(chosen, log_growth, 0.0), axis=1)
         peak = np.maximum.accumulate(np.maximum(log_wealth, 0.0), axis=1)
         return {
             "share": n / values.shape[1],
@@ -57,13 +61,20 @@ def _statistics(values: np.ndarray, codes: np.ndarray, code: int) -> dict[str, n
 
 def bootstrap_paths(sessions: int, *, reps: int = REPS, block: int = BLOCK,
                     seed: int = 0) -> np.ndarray:
-    """``reps`` x ``sessions`` positions of a stationary block bootstrap (arch, seeded)."""
-    from arch.bootstrap import StationaryBootstrap
-
+    """``reps`` x ``sessions`` positions of a stationary block bootstrap (Politis and Romano
+    1994, seeded): each path starts at a uniform position and at every session, with
+    probability ``1 / block``, jumps to a new uniform position, else moves one session on
+    (wrapping round). Drawn for all paths at once: each position is its block's start plus the
+    sessions since that start."""
     if reps <= 0 or sessions < 2:
         return np.empty((0, sessions), dtype=np.int64)
-    bootstrap = StationaryBootstrap(block, np.arange(sessions), seed=np.random.default_rng(seed))
-    return np.stack([positions for (positions,), _ in bootstrap.bootstrap(reps)])
+    rng = np.random.default_rng(seed)
+    starts = rng.integers(0, sessions, size=(reps, sessions))
+    new_block = rng.random((reps, sessions)) < 1.0 / block
+    new_block[:, 0] = True
+    t = np.arange(sessions)
+    began = np.maximum.accumulate(np.where(new_block, t, 0), axis=1)  # the block's first session
+    return (np.take_along_axis(starts, began, axis=1) + (t - began)) % sessions
 
 
 def regime_tables(excess: pd.DataFrame, regime: pd.Series, *, reps: int = REPS,
@@ -98,7 +109,9 @@ def _table(excess: pd.Series, regime: pd.Series, paths: np.ndarray, level: float
     points = {name: _statistics(values[None, :], codes[None, :], k)
               for k, name in enumerate(regimes)}
     values_drawn, codes_drawn = values[paths], codes[paths]
-    draws = {name: _statistics(values_drawn, codes_drawn, k) for k, name in enumerate(regimes)}
+    log_drawn = np.log1p(np.maximum(values_drawn, -1.0))
+    draws = {name: _statistics(values_drawn, codes_drawn, k, log_drawn)
+             for k, name in enumerate(regimes)}
     tail = (1.0 - level) / 2.0
     rows = {}
     for name in regimes:
