@@ -36,10 +36,3 @@ def write_toml(data: dict[str, Any], path: str | Path) -> Path:
     path.write_text(tomli_w.dumps(clean(data)))
     return path
 
-
-def reject_unknown_keys(section: str, values: dict[str, Any], cls: type) -> None:
-    """Raise a one-line DrainError naming the first key of ``values`` that the dataclass
-    ``cls`` lacks, with a did-you-mean (``drain_core.schema.reject_unknown``)."""
-    from drain_core.schema import field_names, reject_unknown
-
-    reject_unknown(section, values, field_names(cls))

@@ -40,12 +40,6 @@ def log_returns(prices: pd.DataFrame | pd.Series):
     return np.log1p(prices.pct_change(fill_method=None)).replace([np.inf, -np.inf], np.nan)
 
 
-def basket_log_returns(prices: pd.DataFrame, members) -> pd.Series:
-    """Log return of an equal-weight basket of the members priced on both closes."""
-    simple = prices[list(members)].pct_change(fill_method=None)
-    return np.log1p(simple.mean(axis=1, skipna=True))
-
-
 def target_returns(prices: pd.DataFrame, baskets: dict[str, tuple[str, ...]], long_name: str,
                    short_name: str, assets=("SPY", "BTC-USD")) -> pd.DataFrame:
     """Daily log returns of the spread (short basket minus long basket: speculative minus cash
