@@ -16,6 +16,7 @@ from backtests.stats.information import (
     lead_lag,
     oos_information,
     quintile_means,
+    rank_correlation,
     target_returns,
 )
 from tests.placebo_market import ar1
@@ -137,3 +138,16 @@ def test_spread_information_score_is_signed_for_the_thesis():
     flipped = spread_information_score(-composite, prices, pm.strategy().baskets, "cash_flow",
                                        "speculative", windows)
     np.testing.assert_allclose(flipped.ics, -score.ics, atol=1e-12)
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_rank_correlation_is_pandas_spearman(ties):
+    """The fast rank IC equals pandas' Spearman correlation, ties (average ranks) included."""
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=400)
+    y = 0.3 * x + rng.normal(size=400)
+    if ties:
+        x, y = np.round(x, 1), np.round(y, 0)
+    expected = pd.Series(x).corr(pd.Series(y), method="spearman")
+    assert rank_correlation(x, y) == pytest.approx(expected, abs=1e-15)
+    assert rank_correlation(x, -x) == pytest.approx(-1.0, abs=1e-15)

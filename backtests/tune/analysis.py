@@ -49,7 +49,7 @@ import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -64,6 +64,9 @@ from backtests.tune.grid import REGIME_FIELDS, Combination, Selection, used_para
 from backtests.tune.progress import Progress
 from backtests.tune.walkforward import Split, WalkForwardResult, make_splits, walk_forward
 from drain_core.conventions import PERIODS_PER_YEAR
+
+if TYPE_CHECKING:
+    from backtests.tune.sweep import SignalCache
 
 CASH_DESCRIPTION = ("the 13-week T-bill rate ({ticker}) known at the previous close, accrued "
                     "ACT/360 as the engine credits cash")
@@ -336,9 +339,13 @@ def composite_key(signal):
 
 def signal_information(dataset, window: pd.DataFrame, combos: list[Combination],
                        varying: list[str], splits: list[Split], config: RunConfig,
-                       advance: Callable[..., None] = lambda: None) -> SignalInformation:
+                       advance: Callable[..., None] = lambda: None,
+                       cache: SignalCache | None = None) -> SignalInformation:
     """Step 2: every distinct composite's rank IC with the forward spread on each walk-forward
-    test window (mean and t over them), each train window and the whole of ``window``."""
+    test window (mean and t over them), each train window and the whole of ``window``.
+
+    ``cache``: the sweep's ``SignalCache`` of ``dataset`` (its composites are reused); None
+    computes them afresh."""
     from backtests.stats.information import oos_information, target_returns
     from backtests.tune.sweep import SignalCache
 
@@ -356,7 +363,7 @@ def signal_information(dataset, window: pd.DataFrame, combos: list[Combination],
             keys[key] = len(first)
             first.append(combo)
         groups[i] = keys[key]
-    cache = SignalCache(dataset)
+    cache = cache if cache is not None else SignalCache(dataset)
     tests = [(s.test_start, s.test_end) for s in splits]
     trains = [(s.train_start, s.train_end) for s in splits]
     rows, train_ics, full_ics = [], [], []
@@ -582,7 +589,8 @@ def analyse(sweep, selection: Selection, dataset, config: RunConfig, tune: TuneC
     splits = make_splits(len(sweep.index), tune.walkforward)
     n_signals = len({composite_key(c.signal) for c in {id(c.signal): c for c in combos}.values()})
     with progress.stage("signal information", n_signals) as advance:  # step 2
-        info = signal_information(dataset, window, combos, varying, splits, config, advance)
+        info = signal_information(dataset, window, combos, varying, splits, config, advance,
+                                  cache=sweep.signals)
     excess_sharpes = _excess_sharpes(returns, cash)  # step 3
     ranked = np.where(np.isnan(excess_sharpes), -np.inf, excess_sharpes)
     unscored: list[str] = []

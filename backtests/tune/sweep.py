@@ -160,6 +160,7 @@ class SweepResult:
     chunks_reused: int = 0
     workers: int = 0  # Dask workers used (0: in this process)
     extras: dict[str, Any] = field(default_factory=dict)
+    signals: SignalCache | None = field(default=None, repr=False)  # in-process: for reuse
 
     @property
     def n_trials(self) -> int:
@@ -621,6 +622,7 @@ def run_sweep(
         if pending:
             sim = FastSim(window, tickers, backtest)
             sim.prepare(strategies)  # every basis and Gram, once, whatever runs where
+        signals = None
         if executor is None:
             signals = SignalCache(dataset)
             if sim is not None:
@@ -638,7 +640,7 @@ def run_sweep(
     return SweepResult(table=table, returns=returns, index=window.index, combos=combos,
                        kept=kept, n_signals=n_signals, n_composites=n_composites,
                        signal_seconds=signal_seconds, chunks_run=len(pending),
-                       chunks_reused=reused, workers=workers)
+                       chunks_reused=reused, workers=workers, signals=signals)
 
 
 def _run_here(pending, combos, strategies, strategy_at, sim: FastSim, signals: SignalCache,
