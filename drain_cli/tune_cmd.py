@@ -35,13 +35,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Tune and write ``reports/<name>/`` (or unseal a run's holdout); print the verdict."""
-    from backtests.report.tune_run import save_tune_run, sweep_dirs
+    """Tune and write ``reports/<name>/`` (or unseal a run's holdout); print the verdict.
+
+    A sidecar process, started once the arguments and config have passed their checks, loads
+    the plotting libraries while this one imports vectorbt and sweeps, then draws the two
+    tearsheets while this one computes the overfitting statistics."""
+    from backtests.report.tearsheet import import_plotting
     from backtests.tune.config import load_tune_settings
-    from backtests.tune.executor import open_executor
-    from backtests.tune.progress import Progress
-    from backtests.tune.tuning import run_tune
     from drain_cli.args import parse_date, run_name
+    from drain_cli.sidecar import Sidecar
 
     if args.unseal is not None:
         return _unseal(args)
@@ -50,14 +52,28 @@ def run(args: argparse.Namespace) -> int:
     config, tune = load_tune_settings(args.config)
     grid = tune.grid(args.grid)
     name = run_name(args.name, f"tune-{grid.name}-{datetime.now():%Y%m%d-%H%M%S}")
+    with Sidecar() as sidecar:
+        sidecar.submit(import_plotting)
+        return _tune(args, config, tune, name, start, end, sidecar)
+
+
+def _tune(args: argparse.Namespace, config: Any, tune: Any, name: str, start: Any, end: Any,
+          sidecar: Any) -> int:
+    from backtests.report.tune_run import save_tune_run, sweep_dirs
+    from backtests.report.tune_tearsheets import DraftTearsheets
+    from backtests.tune.executor import open_executor
+    from backtests.tune.progress import Progress
+    from backtests.tune.tuning import run_tune
+
     progress = Progress(not args.no_progress and sys.stderr.isatty())
     staging, previous = sweep_dirs(name)
-    with open_executor(args.workers, args.scheduler) as executor:
-        result = run_tune(config, tune, grid=args.grid, sample=args.sample, seed=args.seed,
-                          start=start, end=end, chunk_dir=staging, resume_from=previous,
-                          progress=progress, executor=executor)
-    folder = save_tune_run(result, name, argv=sys.argv[1:], chunk_dir=staging,
-                           progress=progress)
+    with DraftTearsheets(sidecar, name) as drafts:
+        with open_executor(args.workers, args.scheduler) as executor:
+            result = run_tune(config, tune, grid=args.grid, sample=args.sample, seed=args.seed,
+                              start=start, end=end, chunk_dir=staging, resume_from=previous,
+                              progress=progress, executor=executor, on_pages=drafts.draw)
+        folder = save_tune_run(result, name, argv=sys.argv[1:], chunk_dir=staging,
+                               progress=progress, drafts=drafts)
     _print_summary(result, folder)
     return 0
 

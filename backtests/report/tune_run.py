@@ -32,6 +32,7 @@ from backtests.report.tune_pages import (
     write_overfitting_panel,
     write_stability,
 )
+from backtests.report.tune_tearsheets import DraftTearsheets, write_tune_tearsheets
 from backtests.run.config import RunConfig
 from backtests.tune.analysis import CASH_DESCRIPTION
 from backtests.tune.holdout import config_hash, evaluate_holdout
@@ -70,13 +71,17 @@ def summary(run: TuneRun, name: str, argv: list[str]) -> dict[str, Any]:
 
 
 def save_tune_run(run: TuneRun, name: str, *, argv: list[str], chunk_dir: Path | None = None,
-                  progress: Progress | None = None) -> Path:
+                  progress: Progress | None = None,
+                  drafts: DraftTearsheets | None = None) -> Path:
     """Write every file of the run into ``reports/<name>/`` (all or nothing), move the sweep's
-    chunks from ``chunk_dir`` into it, update ``reports/index.html``; return the folder."""
+    chunks from ``chunk_dir`` into it, update ``reports/index.html``; return the folder.
+
+    ``drafts``: tearsheets already being drawn by another process (moved in when done); without
+    them the tearsheets are drawn here."""
     progress = progress or Progress()
     stats = summary(run, name, argv)
     with progress.stage("reports", 8) as advance, atomic_run_dir(name) as folder:
-        _write_files(folder, run, stats, argv, advance)
+        _write_files(folder, run, stats, argv, advance, drafts)
         if chunk_dir is not None:
             copy_chunks(chunk_dir, folder / "sweep")
     if chunk_dir is not None:
@@ -109,7 +114,7 @@ def walkforward_table(run: TuneRun) -> pd.DataFrame:
 
 
 def _write_files(folder: Path, run: TuneRun, stats: dict[str, Any], argv: list[str],
-                 advance) -> None:
+                 advance, drafts: DraftTearsheets | None) -> None:
     analysis = run.analysis
     table = results_table(run)
     table.to_parquet(folder / "results.parquet", index=False)
@@ -138,17 +143,10 @@ def _write_files(folder: Path, run: TuneRun, stats: dict[str, Any], argv: list[s
     write_overfitting_panel(stats, splits, logits, folder / "overfitting.html",
                             information=information)
     advance()
-    cash, label = analysis.cash_returns, analysis.cash.description
-    _write_tearsheets([
-        ((oos, analysis.spy_returns.reindex(oos.index), folder / "oos_tearsheet.html",
-          "drain tune: stitched walk-forward out-of-sample returns vs SPY"),
-         {"cash_returns": cash.reindex(oos.index), "exposure": analysis.walk_forward.oos_exposure,
-          "benchmark_name": "SPY", "cash_label": label}),
-        ((analysis.best_returns, analysis.spy_returns, folder / "best_tearsheet.html",
-          f"drain tune: best in-sample configuration vs SPY ({analysis.best.label})"),
-         {"cash_returns": cash, "exposure": analysis.best_exposure, "benchmark_name": "SPY",
-          "cash_label": label}),
-    ], advance)
+    if drafts is not None and drafts.sent:
+        drafts.move_into(folder, advance)
+    else:
+        write_tune_tearsheets(analysis.pages(), folder, advance)
 
 
 def _write_best_toml(path: Path, run: TuneRun, stats: dict[str, Any]) -> None:
@@ -192,17 +190,6 @@ def _manifest(run: TuneRun, stats: dict[str, Any], argv: list[str]) -> dict[str,
         "holdout": ({"from": run.tune.holdout_from, "sealed": True, "unsealed_at": None}
                     if run.sealed else None),
     }
-
-
-def _write_tearsheets(jobs: list[tuple[tuple, dict[str, Any]]], advance) -> None:
-    """The quantstats tearsheets, one after the other, each drawn by ``write_tearsheet``'s
-    parallel figure workers (one per core). Drawing two at once was measured no faster on two
-    cores: the figure workers already use them all."""
-    from backtests.report.tearsheet import write_tearsheet
-
-    for args, options in jobs:
-        write_tearsheet(*args, **options)
-        advance()
 
 
 def _clean(value: Any) -> Any:

@@ -186,6 +186,22 @@ class SPAStats:
 
 
 @dataclass(frozen=True)
+class PageSeries:
+    """The daily series the tune tearsheets are drawn from, known after step 6 (the re-runs and
+    SPY): the stitched walk-forward out-of-sample returns and the best in-sample configuration's,
+    with the gross exposure held and the cash return the engine credited."""
+
+    oos: pd.Series
+    oos_exposure: pd.Series
+    best: pd.Series
+    best_exposure: pd.Series
+    best_label: str
+    spy: pd.Series
+    cash: pd.Series
+    cash_label: str
+
+
+@dataclass(frozen=True)
 class TuneAnalysis:
     """Everything ``drain tune`` concludes from a sweep."""
 
@@ -209,6 +225,12 @@ class TuneAnalysis:
     best_agreement: float  # kernel vs vectorbt: total return and excess Sharpe of the best
     notes: tuple[str, ...]
     verdict: str
+
+    def pages(self) -> PageSeries:
+        """The series the tearsheets are drawn from."""
+        return PageSeries(self.walk_forward.oos_returns, self.walk_forward.oos_exposure,
+                          self.best_returns, self.best_exposure, self.best.label,
+                          self.spy_returns, self.cash_returns, self.cash.description)
 
     def to_dict(self) -> dict[str, Any]:
         """Flat JSON-friendly figures (the keys of ``summary.json``)."""
@@ -572,11 +594,14 @@ def _selection_notes(tune: TuneConfig, n_trials: int, prior_trials: tuple[int, .
 
 def analyse(sweep, selection: Selection, dataset, config: RunConfig, tune: TuneConfig, *,
             seed: int = 0, start=None, progress: Progress | None = None,
-            prior_trials: Sequence[int] = ()) -> TuneAnalysis:
+            prior_trials: Sequence[int] = (),
+            on_pages: Callable[[PageSeries], None] | None = None) -> TuneAnalysis:
     """Steps 1-11 of the module docstring on a finished sweep (``SweepResult``).
 
     ``prior_trials``: the trials of each earlier tune of the same data and holdout; the
-    deflated Sharpe's N is this sweep's trials plus their sum."""
+    deflated Sharpe's N is this sweep's trials plus their sum. ``on_pages`` is called with the
+    tearsheets' series as soon as step 6 has them (so another process can draw the pages while
+    steps 7-10 run); they are the same as ``TuneAnalysis.pages()``."""
     prior_trials = tuple(int(n) for n in prior_trials)
     progress = progress or Progress()
     backtest = config.backtest
@@ -626,6 +651,15 @@ def analyse(sweep, selection: Selection, dataset, config: RunConfig, tune: TuneC
         agreement = max(abs(best_vbt[m] - best_fast[m]) for m in ("total_return", "sharpe"))
         spy = buy_and_hold(window, window[backtest.cash_rate_ticker], backtest)  # step 6
         spy_excess = spy.to_numpy() - cash
+        best_combo = combos[best]
+        label = combo_label(best_combo, varying)
+        oos_exposure = _stitch(runs, wf.splits, "gross_exposure")
+        cash_rate = CashRate(backtest.cash_rate_ticker,
+                             CASH_DESCRIPTION.format(ticker=backtest.cash_rate_ticker),
+                             float(cash.mean() * PERIODS_PER_YEAR))
+        if on_pages is not None:
+            on_pages(PageSeries(oos, oos_exposure, best_returns, runs[best].gross_exposure,
+                                label, spy, cash_series, cash_rate.description))
         advance()
         dsr = _dsr(best_returns.to_numpy() - cash, excess_sharpes,
                    selection.n_trials + sum(prior_trials), attempt)  # step 7
@@ -642,21 +676,19 @@ def analyse(sweep, selection: Selection, dataset, config: RunConfig, tune: TuneC
         spa, n_spa = _spa(returns, cash, spy_excess, excess_sharpes, tune, seed,
                           attempt)  # step 10
         advance()
-    mean_cash = float(cash.mean() * PERIODS_PER_YEAR)
-    best_combo = combos[best]
+    mean_cash = cash_rate.mean_annual
     result = TuneAnalysis(
         trials=Trials(selection.n_trials, selection.grid.size, selection.sampled,
                       selection.invalid, selection.duplicates),
-        cash=CashRate(backtest.cash_rate_ticker,
-                      CASH_DESCRIPTION.format(ticker=backtest.cash_rate_ticker), mean_cash),
-        best=BestInSample(best, best_combo.number, combo_label(best_combo, varying),
+        cash=cash_rate,
+        best=BestInSample(best, best_combo.number, label,
                           dict(best_combo.params), best_vbt["sharpe"], best_vbt["total_return"],
                           is_sharpe_ci, best_fast, best_vbt),
         best_returns=best_returns,
         best_exposure=runs[best].gross_exposure,
         cash_returns=cash_series,
         walk_forward=WalkForwardStats(
-            result=wf, oos_returns=oos, oos_exposure=_stitch(runs, wf.splits, "gross_exposure"),
+            result=wf, oos_returns=oos, oos_exposure=oos_exposure,
             sharpe=float(performance.sharpe(oos.to_numpy() - oos_cash)),
             sharpe_ci=(oos_sharpe_ci[0], oos_sharpe_ci[2]), cagr_ci=oos_cagr_ci,
             labels=tuple(combo_label(combos[i], varying) for i in wf.splits["chosen"])),

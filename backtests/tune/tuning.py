@@ -22,13 +22,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from backtests.run.config import RunConfig
-from backtests.tune.analysis import TuneAnalysis, analyse
+from backtests.tune.analysis import PageSeries, TuneAnalysis, analyse
 from backtests.tune.config import TuneConfig
 from backtests.tune.grid import Selection, check_against_data, select
 from backtests.tune.holdout import config_hash, seal
@@ -110,7 +111,8 @@ class TuneRun:
 def run_tune(config: RunConfig, tune: TuneConfig, dataset=None, *, grid: str | None = None,
              sample: int | None = None, seed: int = 0, start=None, end=None,
              chunk_dir: Path | None = None, resume_from: Path | None = None,
-             progress: Progress | None = None, executor=None) -> TuneRun:
+             progress: Progress | None = None, executor=None,
+             on_pages: Callable[[PageSeries], None] | None = None) -> TuneRun:
     """Sweep grid ``grid`` of ``tune`` over ``dataset`` from ``start`` and analyse it.
 
     ``dataset`` None loads the data known at ``end``, once the grid has passed its checks (a
@@ -120,7 +122,8 @@ def run_tune(config: RunConfig, tune: TuneConfig, dataset=None, *, grid: str | N
     With ``chunk_dir``, finished sweep chunks are saved there (and reused from
     ``resume_from``, the chunk folder of an earlier run, when made by the same sweep).
     ``executor`` (``backtests.tune.executor.open_executor``) runs the sweep's chunks on a Dask
-    cluster; None runs them in this process.
+    cluster; None runs them in this process. ``on_pages`` gets the tearsheets' series as
+    soon as the analysis has them (``analyse``).
     """
     started = time.perf_counter()
     progress = progress or Progress()
@@ -151,7 +154,7 @@ def run_tune(config: RunConfig, tune: TuneConfig, dataset=None, *, grid: str | N
     seconds_sweep = time.perf_counter() - started
     earlier = earlier_tune_trials(reports_root(), fingerprint, tune.holdout_from)
     analysis = analyse(sweep, selection, dataset, config, tune, seed=seed, start=start,
-                       progress=progress, prior_trials=earlier.trials)
+                       progress=progress, prior_trials=earlier.trials, on_pages=on_pages)
     if earlier.notes:
         analysis = dataclasses.replace(analysis, notes=analysis.notes + earlier.notes)
     best = sweep.combos[analysis.best.index]
