@@ -24,6 +24,7 @@ from concurrent.futures import Executor
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -31,12 +32,14 @@ import pandas as pd
 from backtests.report.data_notes import describe, ended_tickers
 from backtests.report.integrity import checked_manifest, file_checksums
 from backtests.report.tearsheet import write_tearsheet
-from backtests.run.pipeline import PipelineResult
 from backtests.stats.performance import excess, summary
 from backtests.stats.regimes import REPS, regime_at_previous_close, regime_tables
 from drain_core.errors import DrainError
 from drain_core.fs import OWNER_FILE, claim, remove_stale_temp_dirs
 from drain_core.tomlfile import write_toml
+
+if TYPE_CHECKING:
+    from backtests.run.pipeline import PipelineResult
 
 PACKAGES = ("liquidity-drain", "vectorbt", "quantstats", "pandas", "numpy", "numba", "yfinance",
             "exchange-calendars", "arch")
