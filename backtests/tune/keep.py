@@ -26,6 +26,7 @@ import numpy as np
 
 from backtests.sim.fastsim import METRICS
 from backtests.tune.walkforward import score
+from drain_core.conventions import PERIODS_PER_YEAR
 from drain_core.errors import DrainError
 
 
@@ -61,16 +62,57 @@ class WalkForwardKeep:
         digest.update(repr((self.trains, self.tests, self.metric)).encode())
         return digest.hexdigest()[:20]
 
-    def scores(self, returns: np.ndarray) -> np.ndarray:
+    def scores(self, returns: np.ndarray, floor: np.ndarray | None = None) -> np.ndarray:
         """(rows, width): whole-window excess Sharpe, each train window's metric, each test
-        window's excess Sharpe, as ``walkforward.choose`` and ``walk_forward`` score them."""
+        window's excess Sharpe, as ``walkforward.choose`` and ``walk_forward`` score them.
+
+        ``floor`` (rows x train windows), when given: a train-window score that is surely
+        below it (by a cheap running-sum Sharpe and a wide error bound) is not computed but
+        NaN, the row being unable to enter that window's top."""
         out = np.empty((returns.shape[0], self.width))
         out[:, 0] = score(returns, "sharpe", self.cash)
+        below = None if floor is None or self.metric != "sharpe" else _surely_below(
+            returns, self.cash, self.trains, floor)
         for j, (lo, hi) in enumerate(self.trains, start=1):
-            out[:, j] = score(returns[:, lo:hi], self.metric, self.cash[lo:hi])
+            if below is None:
+                out[:, j] = score(returns[:, lo:hi], self.metric, self.cash[lo:hi])
+                continue
+            rows = np.flatnonzero(~below[:, j - 1])
+            out[:, j] = np.nan
+            out[rows, j] = score(returns[rows, lo:hi], self.metric, self.cash[lo:hi])
         for j, (lo, hi) in enumerate(self.tests, start=1 + len(self.trains)):
             out[:, j] = score(returns[:, lo:hi], "sharpe", self.cash[lo:hi])
         return out
+
+
+def _surely_below(returns: np.ndarray, cash: np.ndarray, windows: tuple[tuple[int, int], ...],
+                  floor: np.ndarray) -> np.ndarray:
+    """(rows, windows): whether each row's excess Sharpe on each window is surely below
+    ``floor``, from running sums of the excess return and its square. Their rounding error is
+    about 1e-16 x the window's length x (1 + mean^2 / variance); the bound allowed is 1e-8
+    (relative) times that conditioning, and a badly conditioned or undefined estimate is
+    never "surely below" (it gets the exact score)."""
+    excess = np.asarray(returns, dtype=np.float64) - cash
+    n, t = excess.shape
+    s1 = np.zeros((n, t + 1))
+    s2 = np.zeros((n, t + 1))
+    np.cumsum(excess, axis=1, out=s1[:, 1:])
+    np.cumsum(excess * excess, axis=1, out=s2[:, 1:])
+    out = np.zeros((n, len(windows)), dtype=bool)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for j, (lo, hi) in enumerate(windows):
+            m = hi - lo
+            if m < 2:
+                continue
+            total, squares = s1[:, hi] - s1[:, lo], s2[:, hi] - s2[:, lo]
+            mean = total / m
+            var = (squares - total * mean) / (m - 1)
+            sharpe = mean / np.sqrt(var) * np.sqrt(PERIODS_PER_YEAR)
+            conditioning = squares / (m * var)
+            margin = 1e-8 * (1.0 + np.abs(sharpe)) * conditioning
+            sound = (var > 0) & (conditioning < 1e6) & np.isfinite(sharpe)
+            out[:, j] = sound & (sharpe + margin < floor[:, j])
+    return out
 
 
 @dataclass(frozen=True)
@@ -146,6 +188,10 @@ class _Top:
         """Mask of the occupied slots."""
         return self.pos >= 0
 
+    def floor(self) -> float:
+        """The key a row must reach to enter: the lowest kept one once full, else -inf."""
+        return float(self.key.min()) if self.filled().all() else -np.inf
+
 
 class KeptReturns:
     """The returns (and scores) a ``ReturnsPolicy`` keeps, updated chunk by chunk."""
@@ -162,11 +208,26 @@ class KeptReturns:
                 self.windows += [(j, int(g)) for j in range(1 + len(wf.trains))
                                  for g in np.unique(wf.groups)]
             self.tops += [_Top(k, n_days) for _ in self.windows]
+            self.groups = wf.groups
             self.full = np.full(n, np.nan)
             self.tests = np.full((len(wf.tests), n), np.nan)
         rng = np.random.default_rng(policy.seed)
         self.sample_pos = np.sort(rng.choice(n, min(policy.sample, n), replace=False))
         self.sample_rows = np.zeros((len(self.sample_pos), n_days), dtype=np.float32)
+
+    def score(self, lo: int, returns: np.ndarray) -> np.ndarray:
+        """``WalkForwardKeep.scores`` of rows ``lo:lo + len(returns)``, skipping the train
+        scores that surely cannot enter their window's tops as they stand (they only rise)."""
+        wf = self.walkforward
+        n = len(returns)
+        floor = np.full((n, len(wf.trains)), np.inf)
+        groups = None if wf.groups is None else wf.groups[lo:lo + n]
+        for top, (column, group) in zip(self.tops[1:], self.windows, strict=True):
+            if column == 0:
+                continue
+            rows = slice(None) if group is None else groups == group
+            floor[rows, column - 1] = np.minimum(floor[rows, column - 1], top.floor())
+        return wf.scores(returns, floor)
 
     def offer(self, lo: int, metrics: np.ndarray, returns: np.ndarray, has: np.ndarray,
               scores: np.ndarray | None = None) -> np.ndarray:

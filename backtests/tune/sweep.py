@@ -449,7 +449,7 @@ class _Collector:
         all of them)."""
         self.metrics[lo:hi] = metrics
         if self.scoring is not None and scores is None:
-            scores = self.unsaved[k] = self.scoring.scores(returns)
+            scores = self.unsaved[k] = self.kept.score(lo, returns)
         self.advance(hi - lo)
         if self.kept is not None:
             return self.kept.offer(lo, metrics, returns,
