@@ -159,3 +159,35 @@ def test_a_resumed_kept_sweep_reuses_its_scores(data, tmp_path):
     other = dataclasses.replace(policy, best=policy.best + 1)  # another policy: run again
     rerun = run_sweep(selection, dataset, BASE.backtest, **{**run, "keep": other})
     assert rerun.chunks_reused == 0 and rerun.chunks_run == first.chunks_run
+
+
+def test_an_interrupted_distributed_kept_sweep_resumes_to_the_same_rows(data, tmp_path):
+    """Chunks finish in another order on a cluster and a resume reads saved scores: the kept
+    rows, their returns and every trial's scores are those of the in-process sweep."""
+    from backtests.tune.executor import open_executor
+
+    dataset, selection, window, everything = data
+    policy = _policy(data, TUNE.replace(select_by="information"))
+    here = run_sweep(selection, dataset, BASE.backtest, start=START, chunk_size=5, keep=policy)
+    folder = tmp_path / "chunks"
+    prepare_chunk_dir(folder, sweep_key(selection, BASE.backtest, window.index,
+                                        dataset.fingerprint(), 5))
+    stopped: list[int] = []
+
+    def stop(k: int) -> None:
+        stopped.append(k)
+        if len(stopped) == 4:
+            raise KeyboardInterrupt
+
+    with open_executor(workers=2, processes=False, quiet=True) as executor:
+        run = {"start": START, "chunk_size": 5, "chunk_dir": folder, "keep": policy,
+               "executor": executor}
+        with pytest.raises(KeyboardInterrupt):
+            run_sweep(selection, dataset, BASE.backtest, on_chunk=stop, **run)
+        resumed = run_sweep(selection, dataset, BASE.backtest, **run)
+    assert resumed.chunks_reused == 4
+    np.testing.assert_array_equal(resumed.kept, here.kept)
+    np.testing.assert_array_equal(resumed.returns, here.returns)
+    np.testing.assert_array_equal(resumed.scores.excess_sharpe, here.scores.excess_sharpe)
+    np.testing.assert_array_equal(resumed.scores.test_sharpes, here.scores.test_sharpes)
+    pd.testing.assert_frame_equal(resumed.table, everything.table, check_exact=True)
