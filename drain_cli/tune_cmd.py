@@ -112,7 +112,8 @@ def _print_summary(result: Any, folder: Path) -> None:
     lines = [
         f"trials: {stats['n_trials']:,} (grid {stats['grid']!r}: {stats['grid_size']:,} "
         f"combinations, {stats['duplicates']:,} duplicates, {stats['invalid']:,} invalid; "
-        f"{stats['signal_configs']} signal configurations)"
+        f"{stats['signal_configs']} signal configurations; daily returns kept for "
+        f"{stats['returns_kept']:,})"
         + (f"; {reused} of {reused + stats['chunks_run']} sweep chunks reused from an earlier "
            f"run" if reused else ""),
         f"Sharpe ratios are of returns in excess of {stats['cash_rate']['ticker']} "

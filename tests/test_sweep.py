@@ -117,8 +117,11 @@ def test_shipped_grids_load_and_fit_the_cap():
     for name in [None, *document["tune"]["grids"]]:
         grid_name, table = grid_section(document, name)
         grid = grid_from_table(table, grid_name)
-        if grid_name != "benchmark":
+        if grid_name not in ("benchmark", "wide"):  # those two are sampled (--sample N)
             assert select(grid, *BASE, cap=document["tune"]["cap"]).n_trials > 0
+        else:
+            drawn = select(grid, *BASE, sample=50, cap=document["tune"]["cap"])
+            assert drawn.n_trials > 0 and drawn.n_trials + drawn.duplicates + drawn.invalid == 50
     with pytest.raises(DrainError, match="unknown grid 'quik' \\(did you mean 'quick'\\?\\)"):
         grid_section(document, "quik")
 

@@ -48,8 +48,11 @@ def test_tune_config_round_trips_and_is_hashable():
     ({"bootstrap_reps": MAX_BOOTSTRAP_REPS + 1}, "<= 100000 (more resamples do not narrow"),
     ({"spa_reps": 0}, "tune.spa_reps must be a whole number >= 1"),
     ({"pbo_blocks": 15}, "tune.pbo_blocks must be even"),
-    ({"cap": 10 ** 7}, "tune.cap must be a whole number >= 1 and <= 200000 (the sweep keeps"),
-    ({"cap": "many"}, "tune.cap must be a whole number >= 1 and <= 200000"),
+    ({"cap": 10 ** 7}, "tune.cap must be a whole number >= 1 and <= 2000000 (every trial's"),
+    ({"cap": "many"}, "tune.cap must be a whole number >= 1 and <= 2000000"),
+    ({"keep_returns": 300_000}, "tune.keep_returns must be a whole number >= 1 and <= 200000 "
+                                "(up to this many trials, every daily return is held"),
+    ({"keep_per_window": 0}, "tune.keep_per_window must be a whole number >= 1 and <= 1000"),
     ({"spa_reps": 2.5}, "tune.spa_reps must be a whole number >= 1 and <= 20000"),
     ({"holdout_from": "2025-13-01"}, "tune.holdout_from = '2025-13-01' is not a date"),
 ])

@@ -151,3 +151,26 @@ def test_tune_writes_the_run_and_best_toml_reproduces_it(tmp_path, capsys):
     assert summary["cash_rate"]["ticker"] == "IRX"
     assert strategy.variant == row["strategy.variant"] and signal.gate == row["signal.gate"]
     assert signal.hysteresis == row["signal.hysteresis"]
+
+
+def test_a_large_tune_says_how_many_returns_it_kept(tmp_path, capsys):
+    """Above [tune] keep_returns the run keeps every trial's metrics but fewer return series,
+    and the summary line, summary.json and the overfitting page say how many of each."""
+    text = TINY.replace("bootstrap_reps = 200", "bootstrap_reps = 200\nkeep_returns = 4\n"
+                        "keep_per_window = 1\nspa_max_models = 2\npbo_max_configs = 3\n"
+                        "pbo_blocks = 4")
+    code = main(["tune", "--config", _config(tmp_path, text), "--name", "kept", "--start",
+                 START, "--end", END, "--no-progress"])
+    out = capsys.readouterr().out
+    assert code == 0
+    run = reports_root() / "kept"
+    summary = json.loads((run / "summary.json").read_text())
+    kept = summary["returns_kept"]
+    assert summary["n_trials"] == 8 and summary["dsr_n_trials"] == 8
+    assert 3 <= kept < 8  # at least PBO's sample of 3, fewer than every trial
+    assert f"daily returns kept for {kept:,})" in out.splitlines()[0]
+    assert f"8 trials were run; the daily returns of {kept} of them were kept" in \
+        summary["notes"]
+    assert len(pd.read_parquet(run / "results.parquet")) == 8  # every trial's metrics
+    page = (run / "overfitting.html").read_text()
+    assert "Daily-return series kept" in page

@@ -220,6 +220,8 @@ def write_overfitting_panel(stats: dict[str, Any], splits: pd.DataFrame, logits:
     sampled = stats["sampled"]
     rows = [
         ("Trials run (combinations simulated)", stats["n_trials"], "count"),
+        ("Daily-return series kept (the rest: metrics and walk-forward scores only)",
+         stats.get("returns_kept", stats["n_trials"]), "count"),
         ("Grid combinations / sampled / invalid / duplicate",
          f"{stats['grid_size']:,} / {f'{sampled:,}' if sampled else 'all'} / "
          f"{stats['invalid']:,} / {stats['duplicates']:,}", "text"),

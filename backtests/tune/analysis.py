@@ -41,6 +41,12 @@
 
 A statistic its inputs make undefined (too few sessions, one trial) is None, with the reason
 in ``notes``, rather than an error.
+
+A large sweep keeps only the daily returns these steps need (``backtests.tune.keep``): the
+best and SPA's models (the top by whole-window excess Sharpe), PBO's seeded sample, and each
+walk-forward train window's top trials; steps 3, 4 and 7 then read every trial's scores the
+sweep kept (``SweepResult.scores``), so the best, every walk-forward choice and the DSR are
+those of the keep-everything analysis, and ``Trials.returns_kept`` says how many were kept.
 """
 
 from __future__ import annotations
@@ -62,8 +68,15 @@ from backtests.stats import performance
 from backtests.tune.config import TuneConfig
 from backtests.tune.grid import REGIME_FIELDS, Combination, Selection, used_params
 from backtests.tune.progress import Progress
-from backtests.tune.walkforward import Split, WalkForwardResult, make_splits, walk_forward
+from backtests.tune.walkforward import (
+    Split,
+    WalkForwardConfig,
+    WalkForwardResult,
+    make_splits,
+    walk_forward,
+)
 from drain_core.conventions import PERIODS_PER_YEAR
+from drain_core.errors import DrainError
 
 if TYPE_CHECKING:
     from backtests.tune.sweep import SignalCache
@@ -107,6 +120,7 @@ class Trials:
     sampled: int | None
     invalid: int
     duplicates: int
+    returns_kept: int  # trials whose daily returns the sweep kept (all of them when not large)
 
 
 @dataclass(frozen=True)
@@ -424,6 +438,62 @@ def _best_signal_rows(info: SignalInformation, ics: np.ndarray) -> np.ndarray | 
     return info.groups == int(np.nanargmax(ics))
 
 
+def composite_groups(combos: Sequence[Combination]) -> np.ndarray:
+    """Each combination's composite (a number by first appearance; ``composite_key``)."""
+    keys: dict[Any, int] = {}
+    by_signal: dict[int, int] = {}  # id of a signal config -> its group (configs are shared)
+    groups = np.empty(len(combos), dtype=np.int64)
+    for i, combo in enumerate(combos):
+        group = by_signal.get(id(combo.signal))
+        if group is None:
+            group = by_signal[id(combo.signal)] = keys.setdefault(composite_key(combo.signal),
+                                                                  len(keys))
+        groups[i] = group
+    return groups
+
+
+def _trial_sharpes(sweep, cash: np.ndarray) -> np.ndarray:
+    """Step 3: every trial's whole-window excess Sharpe, from the sweep's returns or, when it
+    kept only some (``ReturnsPolicy``), from the scores it kept for every trial."""
+    if sweep.kept is None:
+        return _excess_sharpes(sweep.returns, cash)
+    if sweep.scores is None:
+        raise DrainError("the sweep kept only some daily returns but not every trial's "
+                         "walk-forward scores; give its returns policy the walk-forward windows")
+    return sweep.scores.excess_sharpe
+
+
+def _walk_forward(sweep, config: WalkForwardConfig, cash: np.ndarray,
+                  advance: Callable[[], None],
+                  allowed: Callable[[Split], np.ndarray | None] | None) -> WalkForwardResult:
+    """Step 4 on the returns the sweep kept: every trial's (then "chosen" is a sweep row), or
+    each train window's top trials (``ReturnsPolicy.walkforward``), whose choice is the same
+    and whose percentiles are taken among every trial's kept test-window Sharpe."""
+    if sweep.kept is None:
+        return walk_forward(sweep.returns, sweep.index, config, cash, on_split=advance,
+                            allowed=allowed)
+    kept = sweep.kept
+
+    def kept_allowed(split: Split) -> np.ndarray | None:
+        mask = allowed(split)
+        return None if mask is None else mask[kept]
+
+    return walk_forward(sweep.returns, sweep.index, config, cash, on_split=advance,
+                        allowed=None if allowed is None else kept_allowed, trials=kept,
+                        oos_sharpes=sweep.scores.test_sharpes)
+
+
+def _kept_note(sweep) -> list[str]:
+    """How many trials ran and how many daily-return series were kept."""
+    if sweep.kept is None:
+        return []
+    return [f"{sweep.n_trials:,} trials were run; the daily returns of {sweep.n_returns_kept:,} "
+            f"of them were kept (the best by whole-window excess Sharpe for the best and SPA, "
+            f"a seeded random sample for PBO, each walk-forward train window's best for its "
+            f"choice); the best, the deflated Sharpe's N and its Sharpe variance and each "
+            f"choice's out-of-sample percentile use every trial's scores."]
+
+
 def _excess_sharpes(returns: np.ndarray, cash: np.ndarray) -> np.ndarray:
     """Step 3: each row's excess Sharpe, ``_BLOCK`` rows at a time."""
     out = np.empty(returns.shape[0])
@@ -500,18 +570,19 @@ def _dsr(best_excess: np.ndarray, excess_sharpes: np.ndarray, n_trials: int,
                     dsr.raw_kurtosis, n_trials) if dsr else None
 
 
-def _pbo(returns: np.ndarray, cash: np.ndarray, tune: TuneConfig, seed: int,
+def _pbo(sweep, cash: np.ndarray, tune: TuneConfig, seed: int,
          attempt: _Attempts) -> tuple[PBOStats | None, int]:
     """Step 8: CSCV on the excess returns of (a seeded subset of) the trials; also returns
     how many trials it used."""
     from backtests.stats.overfitting import probability_of_backtest_overfitting
 
-    n = returns.shape[0]
+    n = sweep.n_trials
     rng = np.random.default_rng(seed)
     cols = (np.sort(rng.choice(n, tune.pbo_max_configs, replace=False))
             if n > tune.pbo_max_configs else np.arange(n))
     pbo = attempt("PBO", lambda: probability_of_backtest_overfitting(
-        returns[cols].T.astype(np.float64) - cash[:, None], n_blocks=tune.pbo_blocks))
+        sweep.returns_of(cols).T.astype(np.float64) - cash[:, None],
+        n_blocks=tune.pbo_blocks))
     return (PBOStats(pbo.pbo, pbo.degradation_slope, pbo.prob_oos_loss, pbo.n_splits,
                      len(cols), tune.pbo_blocks, pbo.logits) if pbo else None), len(cols)
 
@@ -526,18 +597,19 @@ def _ci(label: str, series: np.ndarray, key: str, tune: TuneConfig, seed: int,
     return tuple(out[key]) if out else (math.nan, math.nan, math.nan)
 
 
-def _spa(returns: np.ndarray, cash: np.ndarray, spy_excess: np.ndarray,
+def _spa(sweep, cash: np.ndarray, spy_excess: np.ndarray,
          excess_sharpes: np.ndarray, tune: TuneConfig, seed: int,
          attempt: _Attempts) -> tuple[SPAStats | None, int]:
     """Step 10: Hansen's SPA of the best ``spa_max_models`` trials against SPY; also returns
     how many trials it tested."""
     from backtests.stats.overfitting import spa_test
 
-    order = np.argsort(np.where(np.isnan(excess_sharpes), -np.inf, -excess_sharpes),
-                       kind="stable")
+    order = np.argsort(np.where(np.isnan(excess_sharpes), np.inf, -excess_sharpes),
+                       kind="stable")  # best first, ties: the earlier; undefined ones last
     cols = np.sort(order[:tune.spa_max_models])
     spa = attempt("SPA", lambda: spa_test(
-        spy_excess, returns[cols].T.astype(np.float64) - cash[:, None], reps=tune.spa_reps,
+        spy_excess, sweep.returns_of(cols).T.astype(np.float64) - cash[:, None],
+        reps=tune.spa_reps,
         seed=seed))
     return (SPAStats(spa.pvalue_consistent, spa.pvalue_lower, spa.pvalue_upper, spa.n_models,
                      tune.spa_reps) if spa else None), len(cols)
@@ -609,14 +681,14 @@ def analyse(sweep, selection: Selection, dataset, config: RunConfig, tune: TuneC
     window = window.loc[sweep.index]
     cash_series = _cash(window, backtest)  # step 1
     cash = cash_series.to_numpy(dtype=np.float64)
-    returns, combos = sweep.returns, sweep.combos
+    combos = sweep.combos
     varying = selection.grid.varying()
     splits = make_splits(len(sweep.index), tune.walkforward)
     n_signals = len({composite_key(c.signal) for c in {id(c.signal): c for c in combos}.values()})
     with progress.stage("signal information", n_signals) as advance:  # step 2
         info = signal_information(dataset, window, combos, varying, splits, config, advance,
                                   cache=sweep.signals)
-    excess_sharpes = _excess_sharpes(returns, cash)  # step 3
+    excess_sharpes = _trial_sharpes(sweep, cash)  # step 3
     ranked = np.where(np.isnan(excess_sharpes), -np.inf, excess_sharpes)
     unscored: list[str] = []
     allowed = None
@@ -636,18 +708,18 @@ def analyse(sweep, selection: Selection, dataset, config: RunConfig, tune: TuneC
             return rows
     best = int(np.argmax(ranked))
     with progress.stage("walk-forward", len(splits)) as advance:  # step 4
-        wf = walk_forward(returns, sweep.index, tune.walkforward, cash, on_split=advance,
-                          allowed=allowed)
+        wf = _walk_forward(sweep, tune.walkforward, cash, advance, allowed)
     rows = [best, *sorted(set(wf.splits["chosen"]) - {best})]
     attempt = _Attempts()
     with progress.stage("statistics", len(rows) + 6) as advance:
         runs = _reruns(dataset, window, combos, rows, backtest, advance)  # step 5
         oos = _stitch(runs, wf.splits)
         oos_cash = cash_series.reindex(oos.index).to_numpy()
-        max_diff = max(float(np.max(np.abs(run.returns.to_numpy() - returns[i])))
+        max_diff = max(float(np.max(np.abs(run.returns.to_numpy() - sweep.returns_of([i])[0])))
                        for i, run in runs.items())
         best_returns = runs[best].returns
-        best_vbt, best_fast = _metrics(best_returns, cash), _metrics(returns[best], cash)
+        best_vbt = _metrics(best_returns, cash)
+        best_fast = _metrics(sweep.returns_of([best])[0], cash)
         agreement = max(abs(best_vbt[m] - best_fast[m]) for m in ("total_return", "sharpe"))
         spy = buy_and_hold(window, window[backtest.cash_rate_ticker], backtest)  # step 6
         spy_excess = spy.to_numpy() - cash
@@ -664,7 +736,7 @@ def analyse(sweep, selection: Selection, dataset, config: RunConfig, tune: TuneC
         dsr = _dsr(best_returns.to_numpy() - cash, excess_sharpes,
                    selection.n_trials + sum(prior_trials), attempt)  # step 7
         advance()
-        pbo, n_pbo = _pbo(returns, cash, tune, seed, attempt)  # step 8
+        pbo, n_pbo = _pbo(sweep, cash, tune, seed, attempt)  # step 8
         advance()
         oos_sharpe_ci = _ci("OOS Sharpe bootstrap", oos.to_numpy() - oos_cash, "sharpe", tune,
                             seed, attempt)  # step 9
@@ -673,13 +745,13 @@ def analyse(sweep, selection: Selection, dataset, config: RunConfig, tune: TuneC
         is_sharpe_ci = _ci("IS Sharpe bootstrap", best_returns.to_numpy() - cash, "sharpe",
                            tune, seed, attempt)
         advance()
-        spa, n_spa = _spa(returns, cash, spy_excess, excess_sharpes, tune, seed,
+        spa, n_spa = _spa(sweep, cash, spy_excess, excess_sharpes, tune, seed,
                           attempt)  # step 10
         advance()
     mean_cash = cash_rate.mean_annual
     result = TuneAnalysis(
         trials=Trials(selection.n_trials, selection.grid.size, selection.sampled,
-                      selection.invalid, selection.duplicates),
+                      selection.invalid, selection.duplicates, sweep.n_returns_kept),
         cash=cash_rate,
         best=BestInSample(best, best_combo.number, label,
                           dict(best_combo.params), best_vbt["sharpe"], best_vbt["total_return"],
@@ -703,7 +775,8 @@ def analyse(sweep, selection: Selection, dataset, config: RunConfig, tune: TuneC
         best_agreement=agreement,
         notes=tuple(_notes(tune, backtest, mean_cash, max_diff, agreement, len(combos), n_pbo,
                            n_spa, attempt.failed)
-                    + _selection_notes(tune, selection.n_trials, prior_trials, unscored)),
+                    + _selection_notes(tune, selection.n_trials, prior_trials, unscored)
+                    + _kept_note(sweep)),
         verdict="",
     )
     return dataclasses.replace(result, verdict=verdict(result.to_dict()))  # step 11

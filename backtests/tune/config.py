@@ -24,8 +24,12 @@ from drain_core.schema import conform, require_table, whole
 from drain_core.tomlfile import read_toml
 
 # Caps, each with the reason a bigger request is refused rather than attempted:
-MAX_TRIALS = 200_000  # the sweep keeps every trial's daily returns in memory (float32): 200,000
-#                       trials x 3,200 sessions is 2.6 GB
+MAX_TRIALS = 200_000  # a sweep of up to keep_returns trials keeps every trial's daily returns in
+#                       memory (float32): 200,000 trials x 3,200 sessions is 2.6 GB
+MAX_SAMPLE = 2_000_000  # above keep_returns only the returns the statistics need are kept, but
+#                         every trial's parameters, metrics and walk-forward scores are held
+#                         (a few hundred bytes each, plus its Combination object)
+MAX_PER_WINDOW = 1000  # the top trials kept per walk-forward window (and composite) are held
 MAX_CHUNK = 100_000  # one chunk's returns are held twice while saved (1.3 GB at the cap)
 MAX_PBO_BLOCKS = 20  # CSCV evaluates C(S, S/2) splits: 184,756 at 20, 2.7 million at 24
 MAX_PBO_CONFIGS = 20_000  # PBO's block Sharpe table is splits x configurations
@@ -34,7 +38,9 @@ MAX_SPA_REPS = 20_000  # each resample re-averages the whole loss matrix
 MAX_BOOTSTRAP_REPS = 100_000  # each resample recomputes Sharpe and CAGR over the whole series;
 #                               beyond this the CI's Monte-Carlo error is far below its width
 
-Trials = whole(1, MAX_TRIALS, "the sweep keeps every trial's daily returns in memory")
+Trials = whole(1, MAX_SAMPLE, "every trial's parameters, metrics and scores are held in memory")
+KeepReturns = whole(1, MAX_TRIALS, "up to this many trials, every daily return is held in memory")
+PerWindow = whole(1, MAX_PER_WINDOW, "each window's top trials' daily returns are held in memory")
 ChunkSize = whole(1, MAX_CHUNK, "a chunk's returns are held in memory while saved")
 PBOBlocks = whole(2, MAX_PBO_BLOCKS, "CSCV evaluates C(S, S/2) splits")
 PBOConfigs = whole(2, MAX_PBO_CONFIGS, "PBO scores every configuration on every split")
@@ -48,7 +54,11 @@ SelectBy = Literal["sharpe", "information"]  # how the walk-forward and best.tom
 class TuneConfig:
     """What ``drain tune`` sweeps and how it judges the result (one ``[tune]`` table)."""
 
-    cap: Trials = 20_000  # more combinations than this need a random sample
+    cap: Trials = 20_000  # a grid with more combinations than this needs a random sample
+    # above this many trials the sweep keeps every trial's metrics but the daily returns of
+    # only the trials the statistics need (``backtests.tune.keep``)
+    keep_returns: KeepReturns = 20_000
+    keep_per_window: PerWindow = 10  # then: the top trials kept per walk-forward train window
     chunk_size: ChunkSize = 1000  # combinations per saved chunk (the resume unit)
     pbo_blocks: PBOBlocks = 16  # CSCV blocks for the probability of backtest overfitting
     pbo_max_configs: PBOConfigs = 1500  # above this, PBO uses a seeded random subset

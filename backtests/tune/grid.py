@@ -354,10 +354,12 @@ def select(
     sample: int | None = None,
     seed: int = 0,
     cap: int = DEFAULT_CAP,
+    sample_cap: int | None = None,
 ) -> Selection:
     """The combinations to run: all of the grid, or ``sample`` of them drawn with ``seed``.
 
-    More than ``cap`` combinations without ``sample`` (or a sample above ``cap``) is an error,
+    More than ``cap`` combinations without ``sample`` (or a sample above ``sample_cap``, by
+    default ``cap``) is an error,
     as is a value that no combination accepts. Combinations the configs reject together are
     dropped and counted, and so are duplicates (differing only in fields their variant or
     signal settings do not read).
@@ -368,8 +370,10 @@ def select(
     if sample is None and total > cap:
         raise DrainError(f"grid {grid.name!r} has {total:,} combinations, more than the cap of "
                          f"{cap:,}; draw a random sample of at most {cap:,} of them")
-    if sample is not None and sample > cap:
-        raise DrainError(f"a sample of {sample:,} is above the cap of {cap:,} combinations")
+    sample_cap = cap if sample_cap is None else sample_cap
+    if sample is not None and sample > sample_cap:
+        raise DrainError(f"a sample of {sample:,} is above the cap of {sample_cap:,} "
+                         f"combinations")
     alone = _alone_errors(grid, signal, strategy, backtest)
     if sample is not None and sample < total:
         numbers: Any = sorted(random.Random(seed).sample(range(total), sample))

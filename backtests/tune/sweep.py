@@ -10,7 +10,8 @@ Given an executor (``backtests.tune.executor``), the chunks are Dask tasks inste
 the simulator's basis matrices are scattered to every worker once, each worker computes the
 signals its chunks need, and the caller saves each chunk as it arrives, so a resume works the
 same either way. With a ``ReturnsPolicy`` every metric is kept but only the daily returns the
-statistics need (the best by Sharpe, a seeded sample), in memory and in the chunk files.
+statistics need (``backtests.tune.keep``: the best by Sharpe, a seeded sample, the top of each
+walk-forward train window), in memory and in the chunk files.
 """
 
 from __future__ import annotations
@@ -44,6 +45,13 @@ from backtests.tune.grid import (  # noqa: F401  (re-exported: the sweep's publi
     grid_section,
     select,
     used_params,
+)
+from backtests.tune.keep import (  # noqa: F401  (re-exported: the sweep's public names)
+    KeptReturns,
+    KeptScores,
+    ReturnsPolicy,
+    WalkForwardKeep,
+    missing_returns,
 )
 from drain_core.errors import DrainError
 from drain_data.store import Dataset
@@ -153,6 +161,7 @@ class SweepResult:
     index: pd.DatetimeIndex
     combos: list[Combination]
     kept: np.ndarray | None = None  # positions of the rows of ``returns``; None: all, in order
+    scores: KeptScores | None = None  # every trial's scores (a walk-forward returns policy)
     n_signals: int = 0
     n_composites: int = 0
     signal_seconds: float = 0.0
@@ -189,89 +198,6 @@ class SweepResult:
         if missing.any():
             raise KeyError(f"returns of combination {int(positions[missing][0])} were not kept")
         return self.returns[rows]
-
-
-@dataclass(frozen=True)
-class ReturnsPolicy:
-    """Which combinations' daily returns a large sweep keeps (every metric is always kept).
-
-    ``best``: the combinations with the highest full-sample Sharpe (ties: the earlier one),
-    the candidates the walk-forward, the re-runs and SPA look at; ``sample``: a seeded random
-    set (``seed``) for PBO's unbiased cross-section. Memory and disk then grow with ``best +
-    sample`` (plus, on disk, about ``best * ln(n / best)`` rows that were among the best when
-    their chunk finished), not with the number of combinations.
-    """
-
-    best: int = 2000
-    sample: int = 1500
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.best < 1 or self.sample < 0:
-            raise DrainError(f"keep at least 1 best return series and a sample >= 0, got "
-                             f"best={self.best}, sample={self.sample}")
-
-
-class _KeptReturns:
-    """The returns a ``ReturnsPolicy`` keeps, updated chunk by chunk in any order: an exact
-    running top ``best`` by (Sharpe descending, position ascending) and a fixed sample."""
-
-    def __init__(self, n: int, n_days: int, policy: ReturnsPolicy) -> None:
-        self.n_days = n_days
-        self.size = min(policy.best, n)
-        self.top_pos = np.full(self.size, -1, dtype=np.int64)  # -1: an empty slot
-        self.top_key = np.full(self.size, -np.inf)
-        self.top_rows = np.zeros((self.size, n_days), dtype=np.float32)
-        self.top_has = np.zeros(self.size, dtype=bool)
-        rng = np.random.default_rng(policy.seed)
-        self.sample_pos = np.sort(rng.choice(n, min(policy.sample, n), replace=False))
-        self.sample_rows = np.zeros((len(self.sample_pos), n_days), dtype=np.float32)
-
-    def offer(self, lo: int, metrics: np.ndarray, returns: np.ndarray,
-              has: np.ndarray) -> np.ndarray:
-        """Rows ``lo:lo + len(metrics)`` finished (``returns[i]`` valid where ``has[i]``);
-        the mask of those rows whose returns are kept now."""
-        n = len(metrics)
-        positions = np.arange(lo, lo + n)
-        sharpe = metrics[:, METRICS.index("sharpe")]
-        key = np.where(np.isnan(sharpe), -np.inf, sharpe)
-        all_pos = np.concatenate([self.top_pos, positions])
-        all_key = np.concatenate([self.top_key, key])
-        # best first: Sharpe descending, then position ascending; empty slots last
-        order = np.lexsort((np.where(all_pos < 0, np.iinfo(np.int64).max, all_pos), -all_key,
-                            all_pos < 0))
-        chosen = order[:self.size]
-        entering = chosen[chosen >= self.size] - self.size  # rows of this chunk
-        free = np.setdiff1d(np.arange(self.size), chosen[chosen < self.size])
-        self.top_pos[free] = positions[entering]
-        self.top_key[free] = key[entering]
-        self.top_has[free] = has[entering]
-        self.top_rows[free] = returns[entering]
-        keep = np.zeros(n, dtype=bool)
-        keep[entering] = True
-        slots = np.searchsorted(self.sample_pos, positions)
-        sampled = (slots < len(self.sample_pos)) & (
-            self.sample_pos[np.minimum(slots, len(self.sample_pos) - 1)] == positions)
-        self.sample_rows[slots[sampled]] = returns[sampled]
-        keep |= sampled
-        if not has[sampled].all():
-            raise _missing_returns()
-        return keep
-
-    def result(self) -> tuple[np.ndarray, np.ndarray]:
-        """(positions, returns) of every kept combination, by position."""
-        filled = self.top_pos >= 0
-        if not self.top_has[filled].all():
-            raise _missing_returns()
-        positions = np.concatenate([self.top_pos[filled], self.sample_pos])
-        rows = np.concatenate([self.top_rows[filled], self.sample_rows])
-        positions, first = np.unique(positions, return_index=True)
-        return positions, rows[first]
-
-
-def _missing_returns() -> DrainError:
-    return DrainError("a saved sweep chunk lacks returns the sweep needs (saved under another "
-                      "returns policy?); delete the sweep's chunk folder and run it again")
 
 
 def _distinct(configs: Iterator[Any] | list[Any]) -> tuple[list[Any], np.ndarray]:
@@ -324,10 +250,12 @@ def _chunk_path(folder: Path, k: int) -> Path:
 
 
 def _write_chunk(path: Path, numbers: list[int], metrics: np.ndarray, returns: np.ndarray,
-                 keep: np.ndarray | None = None) -> None:
+                 keep: np.ndarray | None = None,
+                 scores: tuple[str, np.ndarray] | None = None) -> None:
     """One parquet file: combination numbers, metrics, and each combination's daily returns as
     one binary cell of little-endian float32 (fast to write and read). With ``keep``, only
-    those rows' returns are written (the others' cells are empty)."""
+    those rows' returns are written (the others' cells are empty). ``scores`` (policy key,
+    rows x width float64) adds a "scores" column of each row's walk-forward scores."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -343,9 +271,16 @@ def _write_chunk(path: Path, numbers: list[int], metrics: np.ndarray, returns: n
         offsets = np.concatenate([[0], np.cumsum(keep * 4 * n_days)]).astype(np.int32)
         columns["returns"] = pa.Array.from_buffers(pa.binary(), n,
                                                    [None, pa.py_buffer(offsets), blob])
+    metadata = None
+    if scores is not None:
+        key, values = scores
+        blob = pa.py_buffer(np.ascontiguousarray(values, dtype="<f8"))
+        columns["scores"] = pa.Array.from_buffers(pa.binary(8 * values.shape[1]), n,
+                                                  [None, blob])
+        metadata = {b"scores_key": key.encode()}
     tmp = path.with_suffix(".tmp")
-    pq.write_table(pa.table(columns), tmp, compression="none", use_dictionary=False,
-                   write_statistics=False)
+    pq.write_table(pa.table(columns, metadata=metadata), tmp, compression="none",
+                   use_dictionary=False, write_statistics=False)
     os.replace(tmp, path)
 
 
@@ -380,6 +315,22 @@ def _read_chunk(path: Path, n_days: int,
                          offset=int(offsets[0]))
     returns[has] = data.reshape(-1, n_days)
     return numbers, metrics, returns, has
+
+
+def _read_scores(path: Path, key: str, width: int) -> np.ndarray | None:
+    """The walk-forward scores saved in a chunk (rows x ``width``), or None when the chunk
+    has none or they were saved under another policy (``key``)."""
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(path)
+    if (schema.metadata or {}).get(b"scores_key") != key.encode() or \
+            "scores" not in schema.names:
+        return None
+    blobs = pq.read_table(path, columns=["scores"]).column("scores").combine_chunks()
+    n = len(blobs)
+    values = np.frombuffer(blobs.buffers()[1], dtype="<f8", count=n * width,
+                           offset=blobs.offset * 8 * width)
+    return values.reshape(n, width).astype(np.float64)
 
 
 def prepare_chunk_dir(folder: Path, key: str, previous: Path | None = None) -> None:
@@ -457,12 +408,23 @@ class _Collector:
                  advance: Callable[[int], None], on_chunk: Callable[[int], None] | None,
                  policy: ReturnsPolicy | None) -> None:
         self.metrics = np.empty((n, len(METRICS)))
-        self.kept = None if policy is None else _KeptReturns(n, n_days, policy)
+        self.kept = None if policy is None else KeptReturns(n, n_days, policy)
         self.returns = np.empty((n, n_days) if policy is None else (0, n_days), np.float32)
         self.writer = writer
         self.advance = advance
         self.on_chunk = on_chunk
         self.writing: tuple[int, Future] | None = None
+        self.scoring = None if policy is None else policy.walkforward
+        self.scores_key = None if policy is None else policy.key()
+        self.unsaved: dict[int, np.ndarray] = {}  # chunk -> the scores its file will hold
+
+    def saved_scores(self, path: Path) -> np.ndarray | bool:
+        """The walk-forward scores saved in chunk ``path`` (False when the chunk must be run
+        again because it lacks them; True when the sweep scores nothing)."""
+        if self.scoring is None:
+            return True
+        scores = _read_scores(path, self.scores_key, self.scoring.width)
+        return False if scores is None else scores
 
     def block(self, lo: int, hi: int) -> np.ndarray | None:
         """Where the in-process kernel may write rows ``lo:hi`` (None: a fresh array)."""
@@ -472,21 +434,28 @@ class _Collector:
              returns: np.ndarray, keep: np.ndarray | None) -> None:
         """Save chunk ``k`` in the background (after the previous save has finished)."""
         self.saved()
+        scores = self.unsaved.pop(k, None)
         if path is not None:
-            self.writing = (k, self.writer.submit(_write_chunk, path, numbers, metrics,
-                                                  returns, keep))
+            self.writing = (k, self.writer.submit(
+                _write_chunk, path, numbers, metrics, returns, keep,
+                None if scores is None else (self.scores_key, scores)))
         elif self.on_chunk is not None:
             self.on_chunk(k)
 
     def finish(self, k: int, lo: int, hi: int, metrics: np.ndarray, returns: np.ndarray,
-               has: np.ndarray | None = None) -> np.ndarray | None:
-        """Keep the results of rows ``lo:hi``; the mask of rows whose returns are kept (None:
+               has: np.ndarray | None = None,
+               scores: np.ndarray | None = None) -> np.ndarray | None:
+        """Keep the results of rows ``lo:hi`` (``scores``: those saved with a reused chunk;
+        computed here for a chunk just run); the mask of rows whose returns are kept (None:
         all of them)."""
         self.metrics[lo:hi] = metrics
+        if self.scoring is not None and scores is None:
+            scores = self.unsaved[k] = self.kept.score(lo, returns)
         self.advance(hi - lo)
         if self.kept is not None:
             return self.kept.offer(lo, metrics, returns,
-                                   np.ones(hi - lo, dtype=bool) if has is None else has)
+                                   np.ones(hi - lo, dtype=bool) if has is None else has,
+                                   scores)
         if not np.may_share_memory(returns, self.returns):  # the in-process kernel wrote it
             self.returns[lo:hi] = returns
         return None
@@ -500,11 +469,11 @@ class _Collector:
             if self.on_chunk is not None:
                 self.on_chunk(k)
 
-    def kept_returns(self) -> tuple[np.ndarray | None, np.ndarray]:
-        """(positions or None for all, returns)."""
+    def kept_returns(self) -> tuple[np.ndarray | None, np.ndarray, KeptScores | None]:
+        """(positions or None for all, returns, every row's scores or None)."""
         if self.kept is None:
-            return None, self.returns
-        return self.kept.result()
+            return None, self.returns, None
+        return (*self.kept.result(), self.kept.scores())
 
 
 @dataclass(frozen=True)
@@ -587,8 +556,10 @@ def run_sweep(
     after chunk ``k`` is saved. ``executor`` (from ``backtests.tune.executor.open_executor``)
     runs the chunks as tasks on Dask workers; None runs them here, pipelined. Both give the
     same numbers, bit for bit, and save the same chunks. ``keep`` (a ``ReturnsPolicy``) keeps
-    every metric but only the daily returns the statistics need, in memory and on disk; None
-    keeps every combination's returns.
+    every metric but only the daily returns the statistics need, in memory and on disk (with
+    its ``walkforward``, also every combination's walk-forward scores: ``SweepResult.scores``;
+    a saved chunk without the policy's scores is run again); None keeps every combination's
+    returns.
     """
     combos = selection.combos
     window = _window(dataset, start)
@@ -608,9 +579,12 @@ def run_sweep(
                 numbers, m, r, has = _read_chunk(path, n_days)
                 if list(numbers) == [c.number for c in combos[lo:hi]] and (
                         keep is not None or has.all()):
-                    out.finish(k, lo, hi, m, r, has)
-                    reused += 1
-                    continue
+                    scores = out.saved_scores(path)
+                    if scores is not False:
+                        out.finish(k, lo, hi, m, r, has,
+                                   None if scores is True else scores)
+                        reused += 1
+                        continue
             pending.append((k, lo, hi, path))
         if pending:
             missing = [t for t in [*tickers, backtest.cash_rate_ticker]
@@ -636,9 +610,9 @@ def run_sweep(
         out.saved()
         table = results_table(selection, out.metrics)
     n_signals = len(_distinct(c.signal for c in combos)[0])
-    kept, returns = out.kept_returns()
+    kept, returns, scores = out.kept_returns()
     return SweepResult(table=table, returns=returns, index=window.index, combos=combos,
-                       kept=kept, n_signals=n_signals, n_composites=n_composites,
+                       kept=kept, scores=scores, n_signals=n_signals, n_composites=n_composites,
                        signal_seconds=signal_seconds, chunks_run=len(pending),
                        chunks_reused=reused, workers=workers, signals=signals)
 

@@ -7,7 +7,12 @@
 2. **Grid** (``backtests.tune.grid``): the named grid's combinations, every value checked by
    its config class, windows and lags checked against the data (``check_against_data``).
 3. **Sweep** (``backtests.tune.sweep.run_sweep``): the fast kernel, chunk by chunk, resumable
-   from ``chunk_dir``.
+   from ``chunk_dir``. Above ``[tune] keep_returns`` trials, with a ``ReturnsPolicy``
+   (``returns_policy``): every trial's metrics and walk-forward scores, but the daily returns
+   only of SPA's models (the best ``spa_max_models`` by whole-window excess Sharpe), PBO's
+   seeded sample (``pbo_max_configs``, drawn as the analysis draws it) and the best
+   ``keep_per_window`` of each walk-forward train window, chosen on that window alone (with
+   ``select_by = "information"`` also per composite, on each train window and the whole window).
 4. **Earlier trials** (``earlier_tune_trials``): the tune run folders already in the reports
    root whose manifest records the same data fingerprint and the same holdout; their trials
    join this run's in the deflated Sharpe's N (every tune of the same data was a look).
@@ -26,15 +31,25 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from backtests.run.config import RunConfig
-from backtests.tune.analysis import PageSeries, TuneAnalysis, analyse
-from backtests.tune.config import TuneConfig
+from backtests.sim.accrual import daily_rates
+from backtests.sim.config import BacktestConfig
+from backtests.tune.analysis import PageSeries, TuneAnalysis, analyse, composite_groups
+from backtests.tune.config import MAX_SAMPLE, TuneConfig
 from backtests.tune.grid import Selection, check_against_data, select
 from backtests.tune.holdout import config_hash, seal
 from backtests.tune.progress import Progress
-from backtests.tune.sweep import SweepResult, prepare_chunk_dir, run_sweep, sweep_key
+from backtests.tune.sweep import (
+    ReturnsPolicy,
+    SweepResult,
+    WalkForwardKeep,
+    prepare_chunk_dir,
+    run_sweep,
+    sweep_key,
+)
 from backtests.tune.walkforward import make_splits
 from drain_core.errors import DrainError
 from drain_core.paths import reports_root
@@ -80,6 +95,24 @@ def earlier_tune_trials(root: Path, fingerprint: str, holdout_from: str | None) 
         runs.append(folder.name)
         trials.append(n)
     return EarlierTrials(tuple(runs), tuple(trials), tuple(notes))
+
+
+def returns_policy(tune: TuneConfig, selection: Selection, window: pd.DataFrame,
+                   backtest: BacktestConfig, seed: int) -> ReturnsPolicy:
+    """The daily returns a large tune keeps: what ``analyse`` reads (module docstring, 3).
+
+    The walk-forward windows are ``make_splits`` of ``window`` (the sessions traded); every
+    Sharpe is of the excess over the cash the engine credits, as in the analysis."""
+    splits = make_splits(len(window), tune.walkforward)
+    groups = composite_groups(selection.combos) if tune.select_by == "information" else None
+    walkforward = WalkForwardKeep(
+        cash=daily_rates(window[backtest.cash_rate_ticker], window.index).to_numpy(
+            dtype=np.float64),  # the analysis's step 1
+        trains=tuple((s.train_start, s.train_end) for s in splits),
+        tests=tuple((s.test_start, s.test_end) for s in splits),
+        metric=tune.walkforward.metric, best=tune.keep_per_window, groups=groups)
+    return ReturnsPolicy(best=tune.spa_max_models, sample=tune.pbo_max_configs, seed=seed,
+                         walkforward=walkforward)
 
 
 @dataclass(frozen=True)
@@ -129,7 +162,7 @@ def run_tune(config: RunConfig, tune: TuneConfig, dataset=None, *, grid: str | N
     progress = progress or Progress()
     chosen_grid = tune.grid(grid)
     selection = select(chosen_grid, config.signal, config.strategy, config.backtest,
-                       sample=sample, seed=seed, cap=tune.cap)
+                       sample=sample, seed=seed, cap=tune.cap, sample_cap=MAX_SAMPLE)
     if dataset is None:
         from drain_data import load_dataset
 
@@ -149,8 +182,11 @@ def run_tune(config: RunConfig, tune: TuneConfig, dataset=None, *, grid: str | N
     key = sweep_key(selection, config.backtest, window.index, fingerprint, tune.chunk_size)
     if chunk_dir is not None:
         prepare_chunk_dir(chunk_dir, key, previous=resume_from)
+    keep = returns_policy(tune, selection, window, config.backtest, seed) \
+        if selection.n_trials > tune.keep_returns else None
     sweep = run_sweep(selection, dataset, config.backtest, start=start, chunk_dir=chunk_dir,
-                      chunk_size=tune.chunk_size, progress=progress.enabled, executor=executor)
+                      chunk_size=tune.chunk_size, progress=progress.enabled, executor=executor,
+                      keep=keep)
     seconds_sweep = time.perf_counter() - started
     earlier = earlier_tune_trials(reports_root(), fingerprint, tune.holdout_from)
     analysis = analyse(sweep, selection, dataset, config, tune, seed=seed, start=start,

@@ -145,14 +145,20 @@ class WalkForwardResult:
 def walk_forward(returns: np.ndarray, index: pd.DatetimeIndex, config: WalkForwardConfig,
                  cash: np.ndarray | None = None,
                  on_split: Callable[[], None] | None = None,
-                 allowed: Callable[[Split], np.ndarray | None] | None = None
-                 ) -> WalkForwardResult:
+                 allowed: Callable[[Split], np.ndarray | None] | None = None,
+                 trials: np.ndarray | None = None,
+                 oos_sharpes: np.ndarray | None = None) -> WalkForwardResult:
     """Choose on every train window, report IS beside OOS, stitch the chosen OOS returns.
 
     ``returns`` is combinations x sessions (rows in sweep order); ``cash`` the daily cash
     return on each session (Sharpe ratios are of the excess over it; None: zero).
     ``on_split()`` is called after each split. ``allowed(split)``, when given, returns the
     boolean mask of rows a split may choose from (reading only its train window), or None.
+
+    When ``returns`` holds only some trials (a sweep that kept the returns of each train
+    window's top trials), ``trials`` gives each row's trial number (reported as "chosen") and
+    ``oos_sharpes`` (splits x every trial) each trial's test-window excess Sharpe, against
+    which the choice's out-of-sample percentile is taken.
     """
     cash = np.zeros(returns.shape[1]) if cash is None else np.asarray(cash, dtype=np.float64)
     rows = []
@@ -164,8 +170,12 @@ def walk_forward(returns: np.ndarray, index: pd.DatetimeIndex, config: WalkForwa
                         None if allowed is None else allowed(split))
         train_row = returns[chosen:chosen + 1, train]
         test = returns[:, test_days]
-        oos_all = score(test, "sharpe", cash[test_days])
-        oos = oos_all[chosen]
+        if oos_sharpes is None:
+            oos_all = score(test, "sharpe", cash[test_days])
+            oos = oos_all[chosen]
+        else:
+            oos_all = oos_sharpes[split.number]
+            oos = oos_all[trials[chosen]]
         valid = oos_all[~np.isnan(oos_all)]
         rank = float((valid < oos).mean() + 0.5 * (valid == oos).mean()) if valid.size and not \
             np.isnan(oos) else math.nan
@@ -175,7 +185,7 @@ def walk_forward(returns: np.ndarray, index: pd.DatetimeIndex, config: WalkForwa
             "train_end": index[split.train_end - 1],
             "test_start": index[split.test_start],
             "test_end": index[split.test_end - 1],
-            "chosen": chosen,
+            "chosen": chosen if trials is None else int(trials[chosen]),
             "is_metric": float(score(train_row, config.metric, cash[train])[0]),
             "oos_metric": float(score(test[chosen:chosen + 1], config.metric,
                                       cash[test_days])[0]),
