@@ -38,9 +38,11 @@ def run(args: argparse.Namespace) -> int:
     """Tune and write ``reports/<name>/`` (or unseal a run's holdout); print the verdict.
 
     A sidecar process, started once the arguments and config have passed their checks, loads
-    the plotting libraries while this one imports vectorbt and sweeps, then draws the two
-    tearsheets while this one computes the overfitting statistics."""
+    vectorbt and the plotting libraries while this one sweeps, re-runs the chosen
+    configurations through vectorbt while this one computes PBO, then draws the two tearsheets
+    while this one computes the other statistics and pages."""
     from backtests.report.tearsheet import import_plotting
+    from backtests.tune.analysis import import_reference_engine
     from backtests.tune.config import load_tune_settings
     from drain_cli.args import parse_date, run_name
     from drain_cli.sidecar import Sidecar
@@ -53,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     grid = tune.grid(args.grid)
     name = run_name(args.name, f"tune-{grid.name}-{datetime.now():%Y%m%d-%H%M%S}")
     with Sidecar() as sidecar:
+        sidecar.submit(import_reference_engine)
         sidecar.submit(import_plotting)
         return _tune(args, config, tune, name, start, end, sidecar)
 
@@ -71,7 +74,8 @@ def _tune(args: argparse.Namespace, config: Any, tune: Any, name: str, start: An
         with open_executor(args.workers, args.scheduler) as executor:
             result = run_tune(config, tune, grid=args.grid, sample=args.sample, seed=args.seed,
                               start=start, end=end, chunk_dir=staging, resume_from=previous,
-                              progress=progress, executor=executor, on_pages=drafts.draw)
+                              progress=progress, executor=executor, on_pages=drafts.draw,
+                              reference=sidecar)
         folder = save_tune_run(result, name, argv=sys.argv[1:], chunk_dir=staging,
                                progress=progress, drafts=drafts)
     _print_summary(result, folder)

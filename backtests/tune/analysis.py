@@ -26,7 +26,10 @@
    ``compute_signal -> build_targets -> run_backtest``); the stitched out-of-sample series and
    the best's figures come from these runs, and their distance to the kernel's is reported.
 6. **Benchmark.** SPY bought and held through the same engine and costs
-   (``backtests.sim.benchmarks.buy_and_hold``).
+   (``backtests.sim.benchmarks.buy_and_hold``). Steps 5 and 6 are one call,
+   ``reference_runs``; given an executor (``analyse(reference=...)``, ``drain tune``'s sidecar
+   process) it runs there while this process computes step 8, and this process never imports
+   vectorbt.
 7. **DSR.** ``backtests.stats.overfitting.deflated_sharpe_ratio`` of the best's excess returns
    against the excess Sharpe of every trial, N = the trials run plus ``prior_trials`` (those
    of earlier tunes of the same data and holdout: each look was a trial).
@@ -54,6 +57,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -62,7 +66,6 @@ import pandas as pd
 
 from backtests.run.config import RunConfig
 from backtests.sim.accrual import daily_rates
-from backtests.sim.benchmarks import buy_and_hold
 from backtests.sim.config import BacktestConfig
 from backtests.stats import performance
 from backtests.tune.config import TuneConfig
@@ -541,20 +544,39 @@ class _Attempts:
             return None
 
 
-def _reruns(dataset, window: pd.DataFrame, combos: list[Combination], rows: list[int],
-            backtest: BacktestConfig, advance: Callable[..., None]) -> dict[int, Any]:
-    """Step 5: the sweep rows ``rows`` re-run through vectorbt, by row."""
-    runs = {}
-    for i in rows:
-        runs[i] = rerun(dataset, window, combos[i], backtest)
-        advance()
-    return runs
+@dataclass(frozen=True)
+class ReferenceRuns:
+    """Steps 5 and 6 through vectorbt: each re-run's daily returns and gross exposure, by sweep
+    row, and SPY bought and held."""
+
+    returns: dict[int, pd.Series]
+    gross_exposure: dict[int, pd.Series]
+    spy: pd.Series
 
 
-def _stitch(runs: dict[int, Any], splits: pd.DataFrame, field: str = "returns") -> pd.Series:
+def import_reference_engine() -> None:
+    """Import what ``reference_runs`` needs (vectorbt, about 2 s), e.g. in the process that
+    will run it, ahead of time."""
+    import backtests.sim.benchmarks  # noqa: F401
+
+
+def reference_runs(dataset, window: pd.DataFrame, combos: Mapping[int, Combination],
+                   backtest: BacktestConfig) -> ReferenceRuns:
+    """Steps 5 and 6: the sweep rows ``combos`` (row -> combination) re-run through the reference
+    pipeline, and SPY bought and held through the same engine and costs. A function of picklable
+    inputs, so another process can run it (``analyse(reference=...)``)."""
+    from backtests.sim.benchmarks import buy_and_hold
+
+    runs = {i: rerun(dataset, window, combo, backtest) for i, combo in combos.items()}
+    return ReferenceRuns({i: run.returns for i, run in runs.items()},
+                         {i: run.gross_exposure for i, run in runs.items()},
+                         buy_and_hold(window, window[backtest.cash_rate_ticker], backtest))
+
+
+def _stitch(series: Mapping[int, pd.Series], splits: pd.DataFrame) -> pd.Series:
     """Step 5: each split's chosen re-run on its test window, end to end (its daily returns,
-    or another per-session series of the run such as ``gross_exposure``)."""
-    return pd.concat([getattr(runs[row.chosen], field).loc[row.test_start:row.test_end]
+    or another per-session series of the run such as its gross exposure)."""
+    return pd.concat([series[row.chosen].loc[row.test_start:row.test_end]
                       for row in splits.itertuples()]).rename("oos")
 
 
@@ -667,13 +689,16 @@ def _selection_notes(tune: TuneConfig, n_trials: int, prior_trials: tuple[int, .
 def analyse(sweep, selection: Selection, dataset, config: RunConfig, tune: TuneConfig, *,
             seed: int = 0, start=None, progress: Progress | None = None,
             prior_trials: Sequence[int] = (),
-            on_pages: Callable[[PageSeries], None] | None = None) -> TuneAnalysis:
+            on_pages: Callable[[PageSeries], None] | None = None,
+            reference: Executor | None = None) -> TuneAnalysis:
     """Steps 1-11 of the module docstring on a finished sweep (``SweepResult``).
 
     ``prior_trials``: the trials of each earlier tune of the same data and holdout; the
     deflated Sharpe's N is this sweep's trials plus their sum. ``on_pages`` is called with the
     tearsheets' series as soon as step 6 has them (so another process can draw the pages while
-    steps 7-10 run); they are the same as ``TuneAnalysis.pages()``."""
+    steps 7-10 run); they are the same as ``TuneAnalysis.pages()``. ``reference``: an executor
+    (of another process) that runs steps 5 and 6 (``reference_runs``, vectorbt) while this
+    process computes PBO; None runs them here."""
     prior_trials = tuple(int(n) for n in prior_trials)
     progress = progress or Progress()
     backtest = config.backtest
@@ -711,32 +736,36 @@ def analyse(sweep, selection: Selection, dataset, config: RunConfig, tune: TuneC
         wf = _walk_forward(sweep, tune.walkforward, cash, advance, allowed)
     rows = [best, *sorted(set(wf.splits["chosen"]) - {best})]
     attempt = _Attempts()
-    with progress.stage("statistics", len(rows) + 6) as advance:
-        runs = _reruns(dataset, window, combos, rows, backtest, advance)  # step 5
-        oos = _stitch(runs, wf.splits)
+    with progress.stage("statistics", 6) as advance:
+        reruns = {i: combos[i] for i in rows}  # steps 5 and 6, here or in another process
+        pending = (reference.submit(reference_runs, dataset, window, reruns, backtest)
+                   if reference is not None else None)
+        pbo, n_pbo = _pbo(sweep, cash, tune, seed, attempt)  # step 8 (needs no re-run)
+        advance()
+        runs = (pending.result() if pending is not None
+                else reference_runs(dataset, window, reruns, backtest))
+        oos = _stitch(runs.returns, wf.splits)
         oos_cash = cash_series.reindex(oos.index).to_numpy()
-        max_diff = max(float(np.max(np.abs(run.returns.to_numpy() - sweep.returns_of([i])[0])))
-                       for i, run in runs.items())
-        best_returns = runs[best].returns
+        max_diff = max(float(np.max(np.abs(r.to_numpy() - sweep.returns_of([i])[0])))
+                       for i, r in runs.returns.items())
+        best_returns = runs.returns[best]
         best_vbt = _metrics(best_returns, cash)
         best_fast = _metrics(sweep.returns_of([best])[0], cash)
         agreement = max(abs(best_vbt[m] - best_fast[m]) for m in ("total_return", "sharpe"))
-        spy = buy_and_hold(window, window[backtest.cash_rate_ticker], backtest)  # step 6
+        spy = runs.spy
         spy_excess = spy.to_numpy() - cash
         best_combo = combos[best]
         label = combo_label(best_combo, varying)
-        oos_exposure = _stitch(runs, wf.splits, "gross_exposure")
+        oos_exposure = _stitch(runs.gross_exposure, wf.splits)
         cash_rate = CashRate(backtest.cash_rate_ticker,
                              CASH_DESCRIPTION.format(ticker=backtest.cash_rate_ticker),
                              float(cash.mean() * PERIODS_PER_YEAR))
         if on_pages is not None:
-            on_pages(PageSeries(oos, oos_exposure, best_returns, runs[best].gross_exposure,
+            on_pages(PageSeries(oos, oos_exposure, best_returns, runs.gross_exposure[best],
                                 label, spy, cash_series, cash_rate.description))
         advance()
         dsr = _dsr(best_returns.to_numpy() - cash, excess_sharpes,
                    selection.n_trials + sum(prior_trials), attempt)  # step 7
-        advance()
-        pbo, n_pbo = _pbo(sweep, cash, tune, seed, attempt)  # step 8
         advance()
         oos_sharpe_ci = _ci("OOS Sharpe bootstrap", oos.to_numpy() - oos_cash, "sharpe", tune,
                             seed, attempt)  # step 9
@@ -757,7 +786,7 @@ def analyse(sweep, selection: Selection, dataset, config: RunConfig, tune: TuneC
                           dict(best_combo.params), best_vbt["sharpe"], best_vbt["total_return"],
                           is_sharpe_ci, best_fast, best_vbt),
         best_returns=best_returns,
-        best_exposure=runs[best].gross_exposure,
+        best_exposure=runs.gross_exposure[best],
         cash_returns=cash_series,
         walk_forward=WalkForwardStats(
             result=wf, oos_returns=oos, oos_exposure=oos_exposure,

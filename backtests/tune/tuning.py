@@ -28,6 +28,7 @@ import dataclasses
 import json
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -145,7 +146,8 @@ def run_tune(config: RunConfig, tune: TuneConfig, dataset=None, *, grid: str | N
              sample: int | None = None, seed: int = 0, start=None, end=None,
              chunk_dir: Path | None = None, resume_from: Path | None = None,
              progress: Progress | None = None, executor=None,
-             on_pages: Callable[[PageSeries], None] | None = None) -> TuneRun:
+             on_pages: Callable[[PageSeries], None] | None = None,
+             reference: Executor | None = None) -> TuneRun:
     """Sweep grid ``grid`` of ``tune`` over ``dataset`` from ``start`` and analyse it.
 
     ``dataset`` None loads the data known at ``end``, once the grid has passed its checks (a
@@ -156,7 +158,7 @@ def run_tune(config: RunConfig, tune: TuneConfig, dataset=None, *, grid: str | N
     ``resume_from``, the chunk folder of an earlier run, when made by the same sweep).
     ``executor`` (``backtests.tune.executor.open_executor``) runs the sweep's chunks on a Dask
     cluster; None runs them in this process. ``on_pages`` gets the tearsheets' series as
-    soon as the analysis has them (``analyse``).
+    soon as the analysis has them; ``reference`` runs its vectorbt re-runs (``analyse``).
     """
     started = time.perf_counter()
     progress = progress or Progress()
@@ -190,7 +192,8 @@ def run_tune(config: RunConfig, tune: TuneConfig, dataset=None, *, grid: str | N
     seconds_sweep = time.perf_counter() - started
     earlier = earlier_tune_trials(reports_root(), fingerprint, tune.holdout_from)
     analysis = analyse(sweep, selection, dataset, config, tune, seed=seed, start=start,
-                       progress=progress, prior_trials=earlier.trials, on_pages=on_pages)
+                       progress=progress, prior_trials=earlier.trials, on_pages=on_pages,
+                       reference=reference)
     if earlier.notes:
         analysis = dataclasses.replace(analysis, notes=analysis.notes + earlier.notes)
     best = sweep.combos[analysis.best.index]
