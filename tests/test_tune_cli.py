@@ -174,3 +174,27 @@ def test_a_large_tune_says_how_many_returns_it_kept(tmp_path, capsys):
     assert len(pd.read_parquet(run / "results.parquet")) == 8  # every trial's metrics
     page = (run / "overfitting.html").read_text()
     assert "Daily-return series kept" in page
+
+
+def test_drain_tune_leaves_vectorbt_to_its_sidecar(tmp_path):
+    """``drain tune``'s own process never imports vectorbt (about 2 s): its sidecar process
+    imports it while the sweep runs and does the reference re-runs; the run still completes."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    config = tmp_path / "tune.toml"
+    config.write_text('[tune]\nbootstrap_reps = 50\nspa_reps = 50\n[tune.walkforward]\n'
+                      'train = 250\ntest = 126\n[tune.grid.signal]\ngate = ["none", "step"]\n'
+                      '[tune.grid.strategy]\nvariant = ["regime_long_short"]\n')
+    code = ("import sys\nfrom drain_cli.main import main\n"
+            f"code = main(['tune', '--config', {str(config)!r}, '--name', 'v', '--start', "
+            "'2019-01-02', '--end', '2021-12-31', '--no-progress'])\n"
+            "print('exit', code, 'vectorbt imported:', 'vectorbt' in sys.modules)\n")
+    env = {**os.environ, "DRAIN_REPORTS_DIR": str(tmp_path / "reports"),
+           "MPLBACKEND": "Agg"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1],
+                          env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert "exit 0 vectorbt imported: False" in done.stdout, done.stderr[-2000:]
+    assert (tmp_path / "reports" / "v" / "best_tearsheet.html").is_file()
