@@ -509,11 +509,14 @@ class _Collector:
 @dataclass(frozen=True)
 class _SweepInputs:
     """What every worker needs once per sweep (scattered, not sent with each task): the data
-    for the signals and the simulator with every basis and Gram matrix already built."""
+    and what its simulator is built from. Each worker builds the simulator itself (its basis
+    and Gram matrices take several times the data's size to send)."""
 
     token: str
     dataset: Any
-    sim: FastSim
+    start: str | pd.Timestamp | None
+    tickers: tuple[str, ...]
+    backtest: BacktestConfig
     strategies: tuple[StrategyConfig, ...]  # every distinct strategy, in first-seen order
 
 
@@ -522,7 +525,8 @@ class _WorkerSweep:
     and the signal cache."""
 
     def __init__(self, inputs: _SweepInputs) -> None:
-        self.sim = inputs.sim
+        self.sim = _simulator(_window(inputs.dataset, inputs.start), list(inputs.tickers),
+                              inputs.backtest, inputs.strategies)
         self.signals = SignalCache(inputs.dataset)
         self.lock = threading.Lock()  # workers that are threads of one process share this
 
@@ -563,6 +567,15 @@ def _run_job(job: Callable[[], tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarr
 
 def _window(dataset, start) -> pd.DataFrame:
     return dataset.prices.loc[pd.Timestamp(start):] if start is not None else dataset.prices
+
+
+def _simulator(window: pd.DataFrame, tickers: list[str], backtest: BacktestConfig,
+               strategies: Any) -> FastSim:
+    """The kernel's inputs with every basis and Gram matrix the strategies need, built once
+    (wherever the chunks run) before the first chunk."""
+    sim = FastSim(window, tickers, backtest)
+    sim.prepare(list(strategies))
+    return sim
 
 
 def run_sweep(
@@ -617,18 +630,16 @@ def run_sweep(
             if missing:
                 raise DrainError(f"no price data for {missing[0]!r}; fetch it with "
                                  f"'drain data update --tickers {missing[0]}'")
-        sim = None
-        if pending:
-            sim = FastSim(window, tickers, backtest)
-            sim.prepare(strategies)  # every basis and Gram, once, whatever runs where
         if executor is None:
             signals = SignalCache(dataset)
-            if sim is not None:
+            if pending:
+                sim = _simulator(window, tickers, backtest, strategies)
                 _run_here(pending, combos, strategies, strategy_at, sim, signals, out, writer)
             n_composites, signal_seconds, workers = signals.n_composites, signals.seconds, 0
         else:
-            if sim is not None:
-                inputs = _SweepInputs(uuid.uuid4().hex, dataset, sim, tuple(strategies))
+            if pending:
+                inputs = _SweepInputs(uuid.uuid4().hex, dataset, start, tuple(tickers),
+                                      backtest, tuple(strategies))
                 _run_distributed(executor, inputs, pending, combos, strategy_at, out)
             n_composites, signal_seconds, workers = 0, 0.0, executor.n_workers
         out.saved()
