@@ -1,9 +1,17 @@
-"""Sweeps on a Dask cluster (threads of this process) against the in-process path."""
+"""Sweeps on a Dask cluster (threads of this process; worker processes where one is killed)
+against the in-process path."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import time
+from multiprocessing import resource_tracker
+
 import numpy as np
 import pandas as pd
+import psutil
 import pytest
 
 from backtests.sim.config import BacktestConfig
@@ -81,6 +89,57 @@ def test_a_task_that_raises_once_is_retried_with_the_same_result(
                        executor=executor)
     assert failed == [1]
     _same(result, in_process)
+
+
+def test_a_worker_process_killed_mid_task_is_replaced_and_its_chunk_rerun(
+        dataset, selection, in_process, tmp_path):
+    marker = tmp_path / "killed"
+
+    def kill_in_first_task(marker: str) -> None:  # run on each worker: pickled by value
+        real = sweep._run_job
+
+        def run_job(job):
+            try:  # the first task on any worker claims the marker, and only that one dies
+                os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            except FileExistsError:
+                return real(job)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        sweep._run_job = run_job
+
+    before = _descendants()
+    with open_executor(workers=2, quiet=True) as executor:
+        pids = set(executor.client.run(os.getpid).values())
+        assert len(pids) == 2 and not pids & before  # two worker processes of this test
+        executor.run_on_workers(kill_in_first_task, str(marker))
+        result = run_sweep(selection, dataset, BacktestConfig(), start=START, chunk_size=7,
+                           executor=executor)
+        executor.client.wait_for_workers(2, timeout=30)  # its nanny starts a fresh worker
+        after = set(executor.client.run(os.getpid).values())
+    assert marker.exists()  # a task did kill its worker: this one, replaced by a new one
+    assert len(pids - after) == 1 and len(after - pids) == 1 and not _running(pids - after)
+    assert result.chunks_run == in_process.chunks_run
+    _same(result, in_process)
+    ends = time.monotonic() + 10  # the cluster's processes end with it (all but the tracker
+    tracker = {resource_tracker._resource_tracker._pid}  # this interpreter keeps for spawns)
+    while (left := _running(_descendants() - before - tracker)) and time.monotonic() < ends:
+        time.sleep(0.1)
+    assert not left, f"processes left running: {left}"
+
+
+def _descendants() -> set[int]:
+    return {p.pid for p in psutil.Process().children(recursive=True)}
+
+
+def _running(pids: set[int]) -> list[str]:
+    """The command lines of those of ``pids`` still running (not ended, not zombies)."""
+    out = []
+    for pid in pids:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process = psutil.Process(pid)
+            if process.status() != psutil.STATUS_ZOMBIE:
+                out.append(" ".join(process.cmdline()))
+    return out
 
 
 def test_interrupted_distributed_sweep_resumes_in_process_or_distributed(
