@@ -170,6 +170,23 @@ def test_interrupted_distributed_sweep_resumes_in_process_or_distributed(
         _same(resumed, in_process)
 
 
+def test_the_workers_runs_cover_every_pending_row_once_and_meet_where_the_signal_group_changes(
+        selection):
+    group = [sweep.signal_group(c.signal) for c in selection.combos]
+    changes = [i for i in range(1, len(group)) if group[i] != group[i - 1]]
+    assert len(group) == 60 and changes == [30]  # the gates (hysteresis is a threshold)
+    pending = [(k, lo, hi, None) for k, lo, hi in sweep._chunks(60, 10)][1:]  # chunk 0 saved
+    runs = sweep._plan(pending, group.__getitem__, 2, 10)  # evenly: rows 10:35 and 35:60
+    tasks = [task for run in runs for task in run]
+    assert [row for _, lo, hi in tasks for row in range(lo, hi)] == list(range(10, 60))
+    assert all(0 < hi - lo <= 10 and k * 10 <= lo < hi <= k * 10 + 10 for k, lo, hi in tasks)
+    assert runs[0][-1][2] == 30  # moved 5 rows, to the change: no group on both workers
+    assert [{group[row] for _, lo, hi in run for row in range(lo, hi)} for run in runs] == [
+        {group[0]}, {group[30]}]
+    far = sweep._plan(pending, group.__getitem__, 2, 8)  # half a task (4 rows) is not enough
+    assert far[0][-1][2] == 35 and all(hi - lo <= 8 for run in far for _, lo, hi in run)
+
+
 def test_no_workers_and_no_scheduler_is_the_in_process_path(monkeypatch):
     monkeypatch.delenv("DRAIN_DASK_SCHEDULER", raising=False)
     with open_executor() as ex:
