@@ -3,16 +3,19 @@
     .venv/bin/python benchmarks/bench_distributed.py [--n 10000] [--workers 2] [--repeats 3]
 
 Both sides run the same ``--n`` combinations of the shipped ``[tune.grids.benchmark]`` grid
-(the sample ``bench_sweep.py`` uses), signals included, each chunk of 1,000 saved as parquet,
-in the same process one after the other: in-process first (numba on every core), then on a
-``LocalCluster`` of ``--workers`` processes with one thread each (``open_executor``). Each side
-is warmed up once (numba caches, worker imports) and then timed ``--repeats`` times (median).
-The cluster's start-up is timed apart. The two results are compared bit for bit.
+(the sample ``bench_sweep.py`` uses), signals included, each chunk of 1,000 saved as parquet:
+in this process (numba on every core) and on a ``LocalCluster`` of ``--workers`` processes with
+one thread each (``open_executor``). Each side is warmed up once (numba caches, worker imports),
+then the two are timed in turns, ``--repeats`` times each (so a load that other programs put on
+a shared machine falls on both alike): the median, the range, and the CPU seconds used (this
+process, plus the workers' processes on the cluster side). The cluster's start-up is timed
+apart. The two results are compared bit for bit.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -24,14 +27,21 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 
-def _timed(run, repeats: int) -> tuple[float, object]:
-    seconds, result = [], None
-    for _ in range(repeats):
-        with tempfile.TemporaryDirectory() as folder:
-            started = time.perf_counter()
-            result = run(Path(folder))
-            seconds.append(time.perf_counter() - started)
-    return statistics.median(seconds), result
+def _cpu_seconds() -> float:
+    """User and system CPU seconds of this process so far (every thread)."""
+    times = os.times()
+    return times.user + times.system
+
+
+def _timed(run, cpu) -> tuple[float, float, object]:
+    """(wall seconds, CPU seconds as ``cpu()`` counts them, result) of ``run`` in a fresh
+    folder."""
+    with tempfile.TemporaryDirectory() as folder:
+        cpu_before = cpu()
+        started = time.perf_counter()
+        result = run(Path(folder))
+        seconds = time.perf_counter() - started
+        return seconds, cpu() - cpu_before, result
 
 
 def main() -> None:
@@ -63,23 +73,34 @@ def main() -> None:
                                         chunk_size=1000, executor=executor)
 
     run_sweep(warm, dataset, backtest)
-    here_seconds, here = _timed(sweep(), args.repeats)
     started = time.perf_counter()
     with open_executor(workers=args.workers) as executor:
         startup = time.perf_counter() - started
         started = time.perf_counter()
         run_sweep(warm, dataset, backtest, executor=executor)
         warm_seconds = time.perf_counter() - started
-        dask_seconds, remote = _timed(sweep(executor), args.repeats)
+
+        def cluster_cpu() -> float:
+            return _cpu_seconds() + sum(executor.client.run(_cpu_seconds).values())
+
+        sides: dict[str, list[tuple[float, float]]] = {"here": [], "dask": []}
+        for _ in range(args.repeats):
+            *here_times, here = _timed(sweep(), _cpu_seconds)
+            *dask_times, remote = _timed(sweep(executor), cluster_cpu)
+            sides["here"].append(tuple(here_times))
+            sides["dask"].append(tuple(dask_times))
     identical = (here.table.equals(remote.table)
                  and np.array_equal(here.returns, remote.returns))
-    ratio = here_seconds / dask_seconds
+    medians = {side: statistics.median(s for s, _ in runs) for side, runs in sides.items()}
+    ratio = medians["here"] / medians["dask"]
     print(f"grid: [tune.grids.benchmark], {n:,} combinations (seed {args.seed}), chunks of "
-          f"1,000 saved as parquet, signals included; median of {args.repeats} sweeps each")
-    print(f"{'side':<24}{'seconds':>9}{'combos/s':>11}")
-    print(f"{'in-process':<24}{here_seconds:>9.2f}{n / here_seconds:>11,.0f}")
-    print(f"{f'LocalCluster x{args.workers}':<24}{dask_seconds:>9.2f}"
-          f"{n / dask_seconds:>11,.0f}")
+          f"1,000 saved as parquet, signals included; {args.repeats} sweeps each, in turns")
+    print(f"{'side':<20}{'seconds':>9}{'combos/s':>10}{'range (s)':>15}{'CPU s':>8}")
+    for side, name in (("here", "in-process"), ("dask", f"LocalCluster x{args.workers}")):
+        walls = [s for s, _ in sides[side]]
+        cpu = statistics.median(c for _, c in sides[side])
+        print(f"{name:<20}{medians[side]:>9.2f}{n / medians[side]:>10,.0f}"
+              f"{f'{min(walls):.2f} - {max(walls):.2f}':>15}{cpu:>8.2f}")
     print(f"ratio LocalCluster / in-process: {ratio:.2f}x (target >= 0.85x); results "
           f"identical bit for bit: {identical}")
     print(f"not timed: cluster start-up {startup:.1f} s, first (warm-up) sweep on the cluster "

@@ -1,9 +1,17 @@
-"""Sweeps on a Dask cluster (threads of this process) against the in-process path."""
+"""Sweeps on a Dask cluster (threads of this process; worker processes where one is killed)
+against the in-process path."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import time
+from multiprocessing import resource_tracker
+
 import numpy as np
 import pandas as pd
+import psutil
 import pytest
 
 from backtests.sim.config import BacktestConfig
@@ -83,6 +91,57 @@ def test_a_task_that_raises_once_is_retried_with_the_same_result(
     _same(result, in_process)
 
 
+def test_a_worker_process_killed_mid_task_is_replaced_and_its_chunk_rerun(
+        dataset, selection, in_process, tmp_path):
+    marker = tmp_path / "killed"
+
+    def kill_in_first_task(marker: str) -> None:  # run on each worker: pickled by value
+        real = sweep._run_job
+
+        def run_job(job):
+            try:  # the first task on any worker claims the marker, and only that one dies
+                os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            except FileExistsError:
+                return real(job)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        sweep._run_job = run_job
+
+    before = _descendants()
+    with open_executor(workers=2, quiet=True) as executor:
+        pids = set(executor.client.run(os.getpid).values())
+        assert len(pids) == 2 and not pids & before  # two worker processes of this test
+        executor.run_on_workers(kill_in_first_task, str(marker))
+        result = run_sweep(selection, dataset, BacktestConfig(), start=START, chunk_size=7,
+                           executor=executor)
+        executor.client.wait_for_workers(2, timeout=30)  # its nanny starts a fresh worker
+        after = set(executor.client.run(os.getpid).values())
+    assert marker.exists()  # a task did kill its worker: this one, replaced by a new one
+    assert len(pids - after) == 1 and len(after - pids) == 1 and not _running(pids - after)
+    assert result.chunks_run == in_process.chunks_run
+    _same(result, in_process)
+    ends = time.monotonic() + 10  # the cluster's processes end with it (all but the tracker
+    tracker = {resource_tracker._resource_tracker._pid}  # this interpreter keeps for spawns)
+    while (left := _running(_descendants() - before - tracker)) and time.monotonic() < ends:
+        time.sleep(0.1)
+    assert not left, f"processes left running: {left}"
+
+
+def _descendants() -> set[int]:
+    return {p.pid for p in psutil.Process().children(recursive=True)}
+
+
+def _running(pids: set[int]) -> list[str]:
+    """The command lines of those of ``pids`` still running (not ended, not zombies)."""
+    out = []
+    for pid in pids:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process = psutil.Process(pid)
+            if process.status() != psutil.STATUS_ZOMBIE:
+                out.append(" ".join(process.cmdline()))
+    return out
+
+
 def test_interrupted_distributed_sweep_resumes_in_process_or_distributed(
         dataset, selection, in_process, executor, tmp_path):
     backtest = BacktestConfig()
@@ -109,6 +168,23 @@ def test_interrupted_distributed_sweep_resumes_in_process_or_distributed(
                             chunk_size=7, executor=resume_with)
         assert (resumed.chunks_reused, resumed.chunks_run) == (2, n_chunks - 2)
         _same(resumed, in_process)
+
+
+def test_the_workers_runs_cover_every_pending_row_once_and_meet_where_the_signal_group_changes(
+        selection):
+    group = [sweep.signal_group(c.signal) for c in selection.combos]
+    changes = [i for i in range(1, len(group)) if group[i] != group[i - 1]]
+    assert len(group) == 60 and changes == [30]  # the gates (hysteresis is a threshold)
+    pending = [(k, lo, hi, None) for k, lo, hi in sweep._chunks(60, 10)][1:]  # chunk 0 saved
+    runs = sweep._plan(pending, group.__getitem__, 2, 10)  # evenly: rows 10:35 and 35:60
+    tasks = [task for run in runs for task in run]
+    assert [row for _, lo, hi in tasks for row in range(lo, hi)] == list(range(10, 60))
+    assert all(0 < hi - lo <= 10 and k * 10 <= lo < hi <= k * 10 + 10 for k, lo, hi in tasks)
+    assert runs[0][-1][2] == 30  # moved 5 rows, to the change: no group on both workers
+    assert [{group[row] for _, lo, hi in run for row in range(lo, hi)} for run in runs] == [
+        {group[0]}, {group[30]}]
+    far = sweep._plan(pending, group.__getitem__, 2, 8)  # half a task (4 rows) is not enough
+    assert far[0][-1][2] == 35 and all(hi - lo <= 8 for run in far for _, lo, hi in run)
 
 
 def test_no_workers_and_no_scheduler_is_the_in_process_path(monkeypatch):

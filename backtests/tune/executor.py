@@ -5,7 +5,10 @@ callers then take their in-process path (the sweep's pipelined threads). Otherwi
 :class:`DaskExecutor` around a ``dask.distributed.Client``:
 
 * ``workers=N``: a ``LocalCluster`` on this machine, N worker processes with one thread each
-  (and one numba thread each, so N workers use N cores);
+  (and one numba thread each, so N workers use N cores), their background work trimmed
+  (``QUIET_CLUSTER``: no statistical profiler sampling every task, the event-loop and
+  system monitors every few seconds rather than many times a second), the client fetching
+  results straight from the workers rather than through the scheduler;
 * ``scheduler=ADDRESS`` (or the environment variable ``DRAIN_DASK_SCHEDULER``): an existing
   cluster, e.g. one started with ``dask scheduler`` and ``dask worker ADDRESS`` on other hosts
   (or dask-jobqueue, dask-kubernetes behind the same address).
@@ -28,6 +31,11 @@ from drain_core.errors import DrainError
 SCHEDULER_ENV = "DRAIN_DASK_SCHEDULER"
 ONE_THREAD = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 RETRIES = 2  # a task that raises (or whose worker dies) is run again this many times
+QUIET_CLUSTER = {  # a local cluster's background work, which takes the cores the sweep uses
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "5s",
+}
 
 
 class DaskExecutor:
@@ -92,6 +100,7 @@ def open_executor(workers: int | None = None, scheduler: str | None = None,
         yield None
         return
     try:
+        import dask
         from distributed import Client, LocalCluster
     except ImportError:  # pragma: no cover - a dependency of the package
         raise DrainError("dask.distributed is not installed; install it with "
@@ -105,10 +114,11 @@ def open_executor(workers: int | None = None, scheduler: str | None = None,
                                  f"start one with 'dask scheduler' or fix the address") from None
         else:
             one_thread = {"env": {name: "1" for name in ONE_THREAD}} if processes else {}
-            cluster = stack.enter_context(LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=processes,
-                dashboard_address=":0", silence_logs=logging.ERROR, **one_thread))
-            client = stack.enter_context(Client(cluster))
+            with dask.config.set(QUIET_CLUSTER):
+                cluster = stack.enter_context(LocalCluster(
+                    n_workers=workers, threads_per_worker=1, processes=processes,
+                    dashboard_address=":0", silence_logs=logging.ERROR, **one_thread))
+                client = stack.enter_context(Client(cluster, direct_to_workers=True))
         if not quiet:
             print(f"dask: {len(client.scheduler_info(n_workers=-1).get('workers', {}))} "
                   f"workers, dashboard {client.dashboard_link}", file=sys.stderr)

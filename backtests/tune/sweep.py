@@ -67,6 +67,12 @@ DEFAULT_CHUNK = 1000
 # --------------------------------------------------------------------------------------------
 
 
+def signal_group(config: SignalConfig) -> SignalConfig:
+    """``config`` with the regime thresholds set aside: the configurations of one group share
+    one ``compute_signal`` call (``SignalCache``)."""
+    return dataclasses.replace(config, draining_above=0.25, scarce_above=0.75, hysteresis=0.1)
+
+
 class SignalCache:
     """Each distinct signal computed once; configurations that differ only in the regime
     thresholds share one ``compute_signal`` call.
@@ -105,8 +111,7 @@ class SignalCache:
         if config in self._signals:
             return self._signals[config]
         started = time.perf_counter()
-        group = dataclasses.replace(config, draining_above=0.25, scarce_above=0.75,
-                                    hysteresis=0.1)
+        group = signal_group(config)
         if self.shared is False:
             result = self._compute(self.dataset, config)
             out = (result.composite, result.regime)
@@ -637,35 +642,40 @@ def _run_here(pending, combos, strategies, strategy_at, sim: FastSim, signals: S
 
 def _run_distributed(executor, inputs: _SweepInputs, pending, combos, strategy_at,
                      out: _Collector) -> None:
-    """Chunks as tasks on Dask workers; the client saves each as it arrives.
+    """Chunks as tasks on Dask workers; the client saves each chunk as its parts arrive.
 
-    Each worker is given a contiguous run of chunks (signal parameters vary slowest, so it
-    computes few of the signals), two in flight at a time; a worker whose run is done takes
-    chunks from the end of the longest other run. Tasks may move to another worker (a retry
-    after a worker died). An interruption cancels what is left; saved chunks stay for a resume.
+    Each worker is given a contiguous run of the pending rows (``_plan``: signal parameters
+    vary slowest, so it computes few signals, and the runs meet where the signal group
+    changes, so no two compute the same ones), cut into tasks of half a chunk, two in flight
+    at a time; a worker whose run is done takes tasks from the end of the longest other run.
+    Tasks may move to another worker (a retry after a worker died). An interruption cancels
+    what is left; saved chunks stay for a resume.
     """
     shared = executor.scatter(inputs)
     workers = executor.worker_addresses() or [None]
-    runs = [list(pending[i * len(pending) // len(workers):(i + 1) * len(pending) // len(workers)])
-            for i in range(len(workers))]
-    running: dict[Any, tuple[int, int, int, int, Path | None]] = {}
+    size = max(hi - lo for _, lo, hi, _ in pending)
+    runs = _plan(pending, lambda row: signal_group(combos[row].signal), len(workers),
+                 max(1, -(-size // 2)))
+    chunks = {k: _Assembly(lo, hi, path, out.block(lo, hi), [c.number for c in combos[lo:hi]])
+              for k, lo, hi, path in pending}
+    running: dict[Any, tuple[int, int, int, int]] = {}
 
     def submit_next(w: int) -> None:
-        if not runs[w]:  # steal from the end of the longest run
-            longest = max(range(len(runs)), key=lambda i: len(runs[i]))
+        if not runs[w]:  # take from the end of the longest run
+            longest = max(range(len(runs)), key=lambda i: sum(t[2] - t[1] for t in runs[i]))
             if not runs[longest]:
                 return
-            k, lo, hi, path = runs[longest].pop()
+            k, lo, hi = runs[longest].pop()
         else:
-            k, lo, hi, path = runs[w].pop(0)
+            k, lo, hi = runs[w].pop(0)
         part = combos[lo:hi]
         distinct, at = _distinct(c.signal for c in part)
         lags = np.array([c.lag for c in part], dtype=np.int64)
         placement = {} if workers[w] is None else {"workers": [workers[w]],
                                                    "allow_other_workers": True}
         future = executor.submit(_chunk_task, shared, distinct, at, strategy_at[lo:hi], lags,
-                                 key=f"sweep-{inputs.token}-chunk-{k}", **placement)
-        running[future] = (w, k, lo, hi, path)
+                                 key=f"sweep-{inputs.token}-chunk-{k}-{lo}", **placement)
+        running[future] = (w, k, lo, hi)
 
     try:
         for w in range(len(workers)):
@@ -673,10 +683,12 @@ def _run_distributed(executor, inputs: _SweepInputs, pending, combos, strategy_a
                 submit_next(w)
         while running:
             for future in executor.first_done(list(running)):
-                w, k, lo, hi, path = running.pop(future)
-                metrics, returns = future.result()
-                keep = out.finish(k, lo, hi, metrics, returns)
-                out.save(k, path, [c.number for c in combos[lo:hi]], metrics, returns, keep)
+                w, k, lo, hi = running.pop(future)
+                chunk = chunks[k]
+                if chunk.add(lo, hi, *future.result()):
+                    del chunks[k]
+                    keep = out.finish(k, chunk.lo, chunk.hi, chunk.metrics, chunk.returns)
+                    out.save(k, chunk.path, chunk.numbers, chunk.metrics, chunk.returns, keep)
                 submit_next(w)
     except BaseException:
         executor.cancel(list(running))
@@ -684,6 +696,62 @@ def _run_distributed(executor, inputs: _SweepInputs, pending, combos, strategy_a
     finally:
         with contextlib.suppress(Exception):
             executor.run_on_workers(_drop_worker_state, inputs.token)
+
+
+class _Assembly:
+    """One chunk's results gathered from the tasks of its parts (rows ``lo:hi``)."""
+
+    def __init__(self, lo: int, hi: int, path: Path | None, block: np.ndarray | None,
+                 numbers: list[int]) -> None:
+        self.lo, self.hi, self.path, self.numbers = lo, hi, path, numbers
+        self.block = block  # where the returns go (None: an array made for them)
+        self.metrics: np.ndarray | None = None
+        self.returns: np.ndarray | None = None
+        self.missing = hi - lo
+
+    def add(self, lo: int, hi: int, metrics: np.ndarray, returns: np.ndarray) -> bool:
+        """Keep the results of rows ``lo:hi``; whether the chunk is now complete."""
+        if hi - lo == self.hi - self.lo:  # the whole chunk: keep the arrays as they came
+            self.metrics, self.returns = metrics, returns
+        else:
+            if self.metrics is None:
+                self.metrics = np.empty((self.hi - self.lo, metrics.shape[1]), metrics.dtype)
+                self.returns = (np.empty((self.hi - self.lo, returns.shape[1]), returns.dtype)
+                                if self.block is None else self.block)
+            self.metrics[lo - self.lo:hi - self.lo] = metrics
+            self.returns[lo - self.lo:hi - self.lo] = returns
+        self.missing -= hi - lo
+        return self.missing == 0
+
+
+def _plan(pending, group: Callable[[int], Any], n_runs: int, piece: int,
+          ) -> list[list[tuple[int, int, int]]]:
+    """The pending chunks' rows as ``n_runs`` contiguous runs of tasks ``(k, lo, hi)`` (rows
+    ``lo:hi`` of chunk ``k``, at most ``piece`` of them). The runs are of equal length but
+    for the points where they meet, each moved to the nearest change of signal group
+    (``group(row)``) within half a task."""
+    rows = np.concatenate([np.arange(lo, hi) for _, lo, hi, _ in pending])
+    cuts = [0]
+    for i in range(1, n_runs):
+        even = len(rows) * i // n_runs
+        near = [j for j in range(max(cuts[-1] + 1, even - piece // 2),
+                                 min(len(rows), even + piece // 2 + 1))
+                if group(int(rows[j])) != group(int(rows[j - 1]))]
+        cuts.append(min(near, key=lambda j: (abs(j - even), j)) if near
+                    else max(even, cuts[-1]))
+    cuts.append(len(rows))
+    runs: list[list[tuple[int, int, int]]] = []
+    for first, stop in zip(cuts[:-1], cuts[1:], strict=True):
+        run, offset = [], 0
+        for k, lo, hi, _ in pending:  # chunk k holds flat positions offset:offset + hi - lo
+            a, b = max(first, offset), min(stop, offset + hi - lo)
+            if a < b:
+                n = -(-(b - a) // piece)
+                edges = [lo + a - offset + (b - a) * i // n for i in range(n + 1)]
+                run += [(k, x, y) for x, y in zip(edges[:-1], edges[1:], strict=True)]
+            offset += hi - lo
+        runs.append(run)
+    return runs
 
 
 def _signal_id(sim: FastSim, cache: SignalCache, config: SignalConfig) -> int:
