@@ -247,8 +247,7 @@ class KeptReturns:
         ranked = None
         if wf is not None:
             if scores is None:
-                raise DrainError("internal: a walk-forward returns policy needs each chunk's "
-                                 "scores")
+                raise ValueError("a walk-forward returns policy needs each chunk's scores")
             ranked = np.where(np.isnan(scores), -np.inf, scores)
             self.full[lo:lo + n] = scores[:, 0]
             self.tests[:, lo:lo + n] = scores[:, 1 + len(wf.trains):].T
