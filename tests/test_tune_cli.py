@@ -76,6 +76,7 @@ def test_bad_grids_exit_2_in_one_line_and_write_nothing(tmp_path, capsys, grid, 
     (["--start", "2019-13-01"], "--start: '2019-13-01' is not a date"),
     (["--name", "a/b"], "--name: 'a/b' is not a plain folder name"),
     (["--sample", "0"], "the sample size must be at least 1"),
+    (["--sample", "3000000"], "a sample of 3,000,000 is above the cap of 2,000,000"),
 ])
 def test_bad_options_exit_2_in_one_line(tmp_path, capsys, option, message):
     code = main(["tune", "--config", _config(tmp_path, TINY), "--no-progress", *option])

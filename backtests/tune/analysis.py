@@ -79,7 +79,6 @@ from backtests.tune.walkforward import (
     walk_forward,
 )
 from drain_core.conventions import PERIODS_PER_YEAR
-from drain_core.errors import DrainError
 
 if TYPE_CHECKING:
     from backtests.tune.sweep import SignalCache
@@ -461,7 +460,7 @@ def _trial_sharpes(sweep, cash: np.ndarray) -> np.ndarray:
     if sweep.kept is None:
         return _excess_sharpes(sweep.returns, cash)
     if sweep.scores is None:
-        raise DrainError("the sweep kept only some daily returns but not every trial's "
+        raise ValueError("the sweep kept only some daily returns but not every trial's "
                          "walk-forward scores; give its returns policy the walk-forward windows")
     return sweep.scores.excess_sharpe
 

@@ -15,6 +15,8 @@ With ``walkforward`` every combination's scores are also kept (``KeptScores``): 
 Sharpe on the whole window (the best's argmax, the deflated Sharpe's cross-section) and on
 each test window (each choice's out-of-sample percentile), computed with
 ``backtests.tune.walkforward.score`` exactly as the keep-everything analysis computes them.
+A train-window score is computed exactly too, unless a cheap running-sum estimate shows it
+surely below what its window's tops already hold (then it is stored as NaN: it cannot enter).
 """
 
 from __future__ import annotations
@@ -88,23 +90,27 @@ class WalkForwardKeep:
 def _surely_below(returns: np.ndarray, cash: np.ndarray, windows: tuple[tuple[int, int], ...],
                   floor: np.ndarray) -> np.ndarray:
     """(rows, windows): whether each row's excess Sharpe on each window is surely below
-    ``floor``, from running sums of the excess return and its square. Their rounding error is
+    ``floor``, from sums of the excess return and its square (over the segments between the
+    windows' bounds, accumulated). Their rounding error is
     about 1e-16 x the window's length x (1 + mean^2 / variance); the bound allowed is 1e-8
     (relative) times that conditioning, and a badly conditioned or undefined estimate is
     never "surely below" (it gets the exact score)."""
     excess = np.asarray(returns, dtype=np.float64) - cash
     n, t = excess.shape
-    s1 = np.zeros((n, t + 1))
-    s2 = np.zeros((n, t + 1))
-    np.cumsum(excess, axis=1, out=s1[:, 1:])
-    np.cumsum(excess * excess, axis=1, out=s2[:, 1:])
+    bounds = np.unique([0, t, *(b for window in windows for b in window)])
+    at = {int(b): i for i, b in enumerate(bounds)}
+    s1 = np.zeros((n, len(bounds)))  # sums up to each bound, from segment sums
+    s2 = np.zeros((n, len(bounds)))
+    np.cumsum(np.add.reduceat(excess, bounds[:-1], axis=1), axis=1, out=s1[:, 1:])
+    np.multiply(excess, excess, out=excess)
+    np.cumsum(np.add.reduceat(excess, bounds[:-1], axis=1), axis=1, out=s2[:, 1:])
     out = np.zeros((n, len(windows)), dtype=bool)
     with np.errstate(invalid="ignore", divide="ignore"):
         for j, (lo, hi) in enumerate(windows):
             m = hi - lo
             if m < 2:
                 continue
-            total, squares = s1[:, hi] - s1[:, lo], s2[:, hi] - s2[:, lo]
+            total, squares = s1[:, at[hi]] - s1[:, at[lo]], s2[:, at[hi]] - s2[:, at[lo]]
             mean = total / m
             var = (squares - total * mean) / (m - 1)
             sharpe = mean / np.sqrt(var) * np.sqrt(PERIODS_PER_YEAR)
@@ -241,8 +247,7 @@ class KeptReturns:
         ranked = None
         if wf is not None:
             if scores is None:
-                raise DrainError("internal: a walk-forward returns policy needs each chunk's "
-                                 "scores")
+                raise ValueError("a walk-forward returns policy needs each chunk's scores")
             ranked = np.where(np.isnan(scores), -np.inf, scores)
             self.full[lo:lo + n] = scores[:, 0]
             self.tests[:, lo:lo + n] = scores[:, 1 + len(wf.trains):].T
