@@ -68,10 +68,12 @@ class SignalCache:
     a dataset extended to those warm-up sessions, and the regimes of the other thresholds are
     re-derived on that longer composite by ``regimes_with_hysteresis`` (the function
     ``compute_signal`` itself ends with), then cut to the dataset's sessions. The first group is
-    checked against a plain ``compute_signal``; if they ever differ, nothing is shared.
+    checked against a plain ``compute_signal``; if they ever differ, nothing is shared. With
+    ``defer_check`` that check waits for ``check()`` (the in-process sweep runs it while the
+    kernel runs the first chunk, instead of before).
     """
 
-    def __init__(self, dataset) -> None:
+    def __init__(self, dataset, defer_check: bool = False) -> None:
         self.dataset = dataset
         self.sessions = dataset.sessions
         try:
@@ -85,6 +87,8 @@ class SignalCache:
         self._composites: dict[SignalConfig, pd.Series] = {}
         self._signals: dict[SignalConfig, tuple[pd.Series, pd.Series]] = {}
         self.shared: bool | None = None  # None until the first group is checked
+        self.defer_check = defer_check
+        self._unchecked: tuple[SignalConfig, Any] | None = None  # the first group, deferred
         self.seconds = 0.0
         self.calls = 0
 
@@ -106,11 +110,12 @@ class SignalCache:
             if group not in self._composites:
                 full = self._compute(self._extended, config)
                 self._composites[group] = full.composite
-                if self.shared is None:
+                if self.shared is None and self.defer_check:
+                    if self._unchecked is None:
+                        self._unchecked = (config, full)
+                elif self.shared is None:
                     direct = self._compute(self.dataset, config)
-                    self.shared = (
-                        direct.composite.equals(full.composite.reindex(self.sessions))
-                        and direct.regime.equals(full.regime.reindex(self.sessions)))
+                    self.shared = self._agrees(direct, full)
                     if not self.shared:
                         self._signals[config] = (direct.composite, direct.regime)
                         self.seconds += time.perf_counter() - started
@@ -122,6 +127,28 @@ class SignalCache:
         self._signals[config] = out
         self.seconds += time.perf_counter() - started
         return out
+
+    def _agrees(self, direct, full) -> bool:
+        """Whether the shared call's signal, cut to the dataset's sessions, is the plain one."""
+        return (direct.composite.equals(full.composite.reindex(self.sessions))
+                and direct.regime.equals(full.regime.reindex(self.sessions)))
+
+    def check(self) -> bool:
+        """The check ``defer_check`` put off (if it is still to run): True if the signals given
+        so far are right. False if sharing gave another signal than a plain ``compute_signal``:
+        then every signal given is forgotten, none is shared from now on, and what used them
+        must be redone."""
+        if self._unchecked is None:
+            return True
+        started = time.perf_counter()
+        config, full = self._unchecked
+        self._unchecked = None
+        self.shared = self._agrees(self._compute(self.dataset, config), full)
+        if not self.shared:
+            self._signals.clear()
+            self._composites.clear()
+        self.seconds += time.perf_counter() - started
+        return self.shared
 
     @property
     def n_signals(self) -> int:
@@ -622,9 +649,16 @@ def run_sweep(
             sim = FastSim(window, tickers, backtest)
             sim.prepare(strategies)  # every basis and Gram, once, whatever runs where
         if executor is None:
-            signals = SignalCache(dataset)
+            signals = SignalCache(dataset, defer_check=True)
             if sim is not None:
-                _run_here(pending, combos, strategies, strategy_at, sim, signals, out, writer)
+                try:
+                    _run_here(pending, combos, strategies, strategy_at, sim, signals, out,
+                              writer)
+                except _NotShared:  # nothing was kept or saved: redo with plain signals
+                    sim = FastSim(window, tickers, backtest)
+                    sim.prepare(strategies)
+                    _run_here(pending, combos, strategies, strategy_at, sim, signals, out,
+                              writer)
             n_composites, signal_seconds, workers = signals.n_composites, signals.seconds, 0
         else:
             if sim is not None:
@@ -641,10 +675,15 @@ def run_sweep(
                        chunks_reused=reused, workers=workers)
 
 
+class _NotShared(Exception):
+    """The signal cache's deferred check failed: the chunks run so far used wrong signals."""
+
+
 def _run_here(pending, combos, strategies, strategy_at, sim: FastSim, signals: SignalCache,
               out: _Collector, writer: ThreadPoolExecutor) -> None:
     """The in-process path: the kernel thread runs chunk k while this thread prepares k + 1
-    and the writer thread saves k - 1."""
+    and the writer thread saves k - 1. The signal cache's deferred check runs while the kernel
+    runs the first chunk, before any result is kept; ``_NotShared`` if it fails."""
     with ThreadPoolExecutor(max_workers=1) as kernel:
         flow = _Pipeline(kernel, writer, out.finish, out.save)
         for k, lo, hi, path in pending:
@@ -656,6 +695,8 @@ def _run_here(pending, combos, strategies, strategy_at, sim: FastSim, signals: S
             job = sim.batch(ids, [strategies[i] for i in strategy_at[lo:hi]], lags,
                             out=out.block(lo, hi))
             flow.submit(k, lo, hi, partial(_run_job, job), path, [c.number for c in part])
+            if not signals.check():
+                raise _NotShared
         flow.collect()
 
 
