@@ -5,7 +5,8 @@ The grid and its combinations are built in ``backtests.tune.grid`` (re-exported 
 thresholds share one composite), runs the fast kernel chunk by chunk with a progress bar, and
 saves every chunk as parquet: a rerun over the same combinations and data skips finished chunks.
 The chunks are pipelined: while the kernel runs chunk k in a background thread (it releases the
-GIL), the caller computes the signals of chunk k + 1 and another thread saves chunk k - 1.
+GIL), with chunk k + 1 queued, the caller computes the signals of chunk k + 2 and another thread
+saves chunk k - 1.
 Given an executor (``backtests.tune.executor``), the chunks are Dask tasks instead: the data and
 the simulator's basis matrices are scattered to every worker once, each worker computes the
 signals its chunks need, and the caller saves each chunk as it arrives, so a resume works the
@@ -24,6 +25,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -447,30 +449,41 @@ def _chunks(n: int, size: int) -> Iterator[tuple[int, int, int]]:
 
 
 class _Pipeline:
-    """Chunks in flight: the kernel runs chunk k in one thread (it releases the GIL) while the
-    caller prepares chunk k + 1 (its signals and inputs) and another thread saves chunk k - 1."""
+    """Chunks in flight: the kernel runs chunk k in one thread (it releases the GIL) with up to
+    ``ahead`` - 1 chunks queued behind it, while the caller prepares the next (its signals and
+    inputs) and another thread saves the last one collected. Queued chunks absorb the chunks
+    whose signals take long to compute: the kernel does not wait for them."""
 
     def __init__(self, kernel: ThreadPoolExecutor, writer: ThreadPoolExecutor,
-                 finish: Callable[..., np.ndarray | None], save: Callable[..., None]) -> None:
+                 finish: Callable[..., np.ndarray | None], save: Callable[..., None],
+                 ahead: int = 2) -> None:
         self.kernel = kernel
         self.writer = writer
         self.finish = finish
         self.save = save
-        self.running: tuple[int, int, int, Future, Path | None, list[int]] | None = None
+        self.ahead = ahead
+        self.running: deque[tuple[int, int, int, Future, Path | None, list[int]]] = deque()
 
     def submit(self, k: int, lo: int, hi: int, job: Callable[[], tuple[np.ndarray, np.ndarray]],
                path: Path | None, numbers: list[int]) -> None:
-        """Queue chunk ``k`` (rows ``lo:hi``) behind the running one, then collect that."""
-        future = self.kernel.submit(job)
-        self.collect()
-        self.running = (k, lo, hi, future, path, numbers)
+        """Queue chunk ``k`` (rows ``lo:hi``) behind the others, then collect the oldest while
+        more than ``ahead`` are in flight."""
+        self.running.append((k, lo, hi, self.kernel.submit(job), path, numbers))
+        while len(self.running) > self.ahead:
+            self._collect_oldest()
 
     def collect(self) -> None:
-        """Wait for the running chunk, keep its results, and save it in the background."""
-        if self.running is None:
-            return
-        k, lo, hi, future, path, numbers = self.running
-        self.running = None
+        """Wait for every chunk in flight, keep its results, and save it in the background."""
+        while self.running:
+            self._collect_oldest()
+
+    def cancel(self) -> None:
+        """Drop the chunks queued and not started (after an error or an interruption)."""
+        for *_, future, _path, _numbers in self.running:
+            future.cancel()
+
+    def _collect_oldest(self) -> None:
+        k, lo, hi, future, path, numbers = self.running.popleft()
         m, r = future.result()
         keep = self.finish(k, lo, hi, m, r)
         self.save(k, path, numbers, m, r, keep)
@@ -681,23 +694,28 @@ class _NotShared(Exception):
 
 def _run_here(pending, combos, strategies, strategy_at, sim: FastSim, signals: SignalCache,
               out: _Collector, writer: ThreadPoolExecutor) -> None:
-    """The in-process path: the kernel thread runs chunk k while this thread prepares k + 1
-    and the writer thread saves k - 1. The signal cache's deferred check runs while the kernel
-    runs the first chunk, before any result is kept; ``_NotShared`` if it fails."""
+    """The in-process path: the kernel thread runs chunk k (k + 1 queued) while this thread
+    prepares k + 2 and the writer thread saves k - 1. The signal cache's deferred check runs
+    while the kernel runs the first chunk, before any result is kept; ``_NotShared`` if it
+    fails."""
     with ThreadPoolExecutor(max_workers=1) as kernel:
         flow = _Pipeline(kernel, writer, out.finish, out.save)
-        for k, lo, hi, path in pending:
-            part = combos[lo:hi]
-            distinct, at = _distinct(c.signal for c in part)
-            ids = np.array([_signal_id(sim, signals, config) for config in distinct],
-                           dtype=np.int64)[at]
-            lags = np.array([c.lag for c in part], dtype=np.int64)
-            job = sim.batch(ids, [strategies[i] for i in strategy_at[lo:hi]], lags,
-                            out=out.block(lo, hi))
-            flow.submit(k, lo, hi, partial(_run_job, job), path, [c.number for c in part])
-            if not signals.check():
-                raise _NotShared
-        flow.collect()
+        try:
+            for k, lo, hi, path in pending:
+                part = combos[lo:hi]
+                distinct, at = _distinct(c.signal for c in part)
+                ids = np.array([_signal_id(sim, signals, config) for config in distinct],
+                               dtype=np.int64)[at]
+                lags = np.array([c.lag for c in part], dtype=np.int64)
+                job = sim.batch(ids, [strategies[i] for i in strategy_at[lo:hi]], lags,
+                                out=out.block(lo, hi))
+                flow.submit(k, lo, hi, partial(_run_job, job), path, [c.number for c in part])
+                if not signals.check():
+                    raise _NotShared
+            flow.collect()
+        except BaseException:
+            flow.cancel()  # the running chunk finishes; those queued behind it never start
+            raise
 
 
 def _run_distributed(executor, inputs: _SweepInputs, pending, combos, strategy_at,
