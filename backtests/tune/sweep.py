@@ -50,6 +50,7 @@ from backtests.tune.grid import (  # noqa: F401  (re-exported: the sweep's publi
 from drain_core.errors import DrainError
 from drain_data.store import Dataset
 from signals import SignalConfig, compute_signal
+from signals.pit import Prepared
 from signals.transforms import regimes_with_hysteresis
 from strategies import StrategyConfig, universe
 
@@ -86,6 +87,7 @@ class SignalCache:
             extended = dataset.sessions
         self._extended = Dataset(prices=dataset.prices.reindex(extended), macro=dataset.macro,
                                  capex=dataset.capex, issuance=dataset.issuance)
+        self._prepared: dict[int, Prepared] = {}  # by id of dataset or _extended
         self._composites: dict[SignalConfig, pd.Series] = {}
         self._signals: dict[SignalConfig, tuple[pd.Series, pd.Series]] = {}
         self.shared: bool | None = None  # None until the first group is checked
@@ -96,7 +98,10 @@ class SignalCache:
 
     def _compute(self, dataset, config: SignalConfig):
         self.calls += 1
-        return compute_signal(dataset, config)
+        prepared = self._prepared.get(id(dataset))
+        if prepared is None:
+            prepared = self._prepared[id(dataset)] = Prepared(dataset)
+        return compute_signal(prepared, config)
 
     def get(self, config: SignalConfig) -> tuple[pd.Series, pd.Series]:
         """(composite, regime) of ``config`` on the dataset's sessions."""
