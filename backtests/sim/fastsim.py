@@ -43,6 +43,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numba
 import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
@@ -442,7 +443,8 @@ class FastSim:
 
 def _launch(args: tuple) -> tuple[np.ndarray, np.ndarray]:
     """Run ``simulate_many(*args)``; return its metrics and returns (its last two args)."""
-    simulate_many(*args)  # its threads take combinations as they go: balanced under load
+    with numba.parallel_chunksize(8):  # combinations differ in cost: balance the threads
+        simulate_many(*args)
     return args[-2], args[-1]
 
 

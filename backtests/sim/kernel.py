@@ -2,8 +2,7 @@
 
 ``backtests.sim.fastsim`` builds every input (deflated closes, basis matrices, Gram matrices, the
 ``*_next`` day tables) and calls ``simulate_many``; ``backtests.sim.enums`` names the codes.
-Each combination c runs on its own (``simulate_many`` runs them in parallel threads, each
-taking the next combination when it has finished one and reusing its work arrays;
+Each combination c runs on its own (``simulate_many`` runs them in parallel threads,
 ``_simulate_one`` runs one), in these steps:
 
 1. **Jump** to the next day that can change anything: the first of the exposure trigger (a
@@ -33,9 +32,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange, types
-from numba.core import cgutils
-from numba.extending import intrinsic
+from numba import njit, prange
 
 from backtests.sim.enums import Amount, Charge, Leg, Metric, Regime, Variant
 from drain_core.conventions import PERIODS_PER_YEAR
@@ -46,7 +43,6 @@ _REL_TOL = 1e-9  # vectorbt.utils.math_ tolerances
 _ABS_TOL = 1e-12
 _LIST_ROWS = len(Leg)
 _AMOUNT_ROWS = len(Amount)
-_WORKERS = 64  # parallel loop iterations of simulate_many: at least the threads there are
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -417,7 +413,7 @@ def _simulate_one(
     c, close, close_t, charges, cash_index, cash_returns, init_cash, bases, pids, pid_next,
     grams, composite, regime, trigger_next, schedule_next, sig, variant, basis, gram, trigger,
     schedule, reverse, scale_p, cap_p, tilt, vol_target, max_lev, cash_buffer, lag, metrics,
-    out_returns, pos, cols, amounts, held, pending, due, a, value, pid_prev,
+    out_returns,
 ):
     """One combination: decide at close t, fill at close t + lag, value every close.
 
@@ -440,17 +436,21 @@ def _simulate_one(
     comp = composite[s]
     triggers = trigger_next[trigger[c]]
     rebalances = schedule_next[schedule[c]]
-    pos[:] = 0.0
+    pos = np.zeros(n_cols)
+    cols = np.empty((_LIST_ROWS, n_cols), dtype=np.uint64)  # scratch column lists, rows Leg
+    amounts = np.empty((_AMOUNT_ROWS, n_cols))  # and their amounts, rows Amount
     n_active = 0  # columns holding a position: cols[Leg.HELD, :n_active]
-    held[:] = False
-    pending[:lg + 1] = 0.0
+    held = np.zeros(n_tick, dtype=np.bool_)
+    pending = np.zeros((lg + 1, n_tick))  # decided weights waiting for their fill (a ring)
+    due = np.empty(lg + 1, dtype=np.int64)  # and their fill days
     head = 0
     n_pending = 0
-    a[:] = 0.0
+    a = np.zeros(MAX_BASES)
     tilt_c = tilt[c]
+    value = np.empty(n_days)  # group value at each close (deflated), then the returns
     mask_prev = -1
     code_prev = Regime.NONE - 1  # below every code: the first decision computes exposures
-    pid_prev[:] = -1
+    pid_prev = np.full(MAX_BASES, -1, dtype=np.int64)
     cash = init_cash
     first = 0  # the first close not valued yet
     turnover = 0.0
@@ -517,18 +517,6 @@ def _simulate_one(
     _finish(c, value, cash_index, cash_returns, init_cash, turnover, metrics, out_returns)
 
 
-@intrinsic
-def _take(typingctx, counter):
-    """``counter[0] += 1`` as one atomic step, returning the value before: the next
-    combination for the thread that asks (threads take combinations as they finish one)."""
-    def codegen(context, builder, signature, args):
-        array = context.make_array(signature.args[0])(context, builder, args[0])
-        slot = cgutils.get_item_pointer(context, builder, signature.args[0], array,
-                                        [context.get_constant(types.intp, 0)])
-        return builder.atomic_rmw("add", slot, context.get_constant(types.int64, 1), "seq_cst")
-    return types.int64(counter), codegen
-
-
 @njit(cache=True, parallel=True, nogil=True)
 def simulate_many(
     close, close_t, charges, cash_index, cash_returns, init_cash, bases, pids, pid_next, grams,
@@ -537,36 +525,11 @@ def simulate_many(
 ):
     """Simulate every combination (one per entry of ``sig``, in parallel): its row of
     ``metrics`` and ``out_returns`` is written in place. Per-combination arguments (``sig``
-    to ``lag``) are arrays of one entry per combination; the others are shared.
-
-    Each thread allocates its work arrays once and takes the next combination whenever it has
-    finished one (``_take``), so a thread that gets less of the CPU does fewer of them."""
-    n_days, n_cols = close.shape
-    n_tick = n_cols // 2
-    n_combos = sig.shape[0]
-    max_lag = 0
-    for c in range(n_combos):
-        max_lag = max(max_lag, lag[c])
-    counter = np.zeros(1, dtype=np.int64)  # the next combination to take, shared
-    for _ in prange(min(n_combos, _WORKERS)):
-        c = _take(counter)
-        if c >= n_combos:
-            continue  # another thread took them all
-        pos = np.zeros(n_cols)  # the position of each column
-        cols = np.empty((_LIST_ROWS, n_cols), dtype=np.uint64)  # scratch column lists, rows Leg
-        amounts = np.empty((_AMOUNT_ROWS, n_cols))  # and their amounts, rows Amount
-        held = np.zeros(n_tick, dtype=np.bool_)  # the names the last decision held
-        pending = np.zeros((max_lag + 1, n_tick))  # decided weights waiting for their fill
-        due = np.empty(max_lag + 1, dtype=np.int64)  # and their fill days (a ring)
-        a = np.zeros(MAX_BASES)  # the exposures
-        value = np.empty(n_days)  # group value at each close (deflated), then the returns
-        pid_prev = np.full(MAX_BASES, -1, dtype=np.int64)  # the bases' names last decided
-        while c < n_combos:
-            _simulate_one(
-                c, close, close_t, charges, cash_index, cash_returns, init_cash, bases, pids,
-                pid_next, grams, composite, regime, trigger_next, schedule_next, sig, variant,
-                basis, gram, trigger, schedule, reverse, scale_p, cap_p, tilt, vol_target,
-                max_lev, cash_buffer, lag, metrics, out_returns, pos, cols, amounts, held,
-                pending, due, a, value, pid_prev,
-            )
-            c = _take(counter)
+    to ``lag``) are arrays of one entry per combination; the others are shared."""
+    for c in prange(sig.shape[0]):
+        _simulate_one(
+            c, close, close_t, charges, cash_index, cash_returns, init_cash, bases, pids,
+            pid_next, grams, composite, regime, trigger_next, schedule_next, sig, variant, basis,
+            gram, trigger, schedule, reverse, scale_p, cap_p, tilt, vol_target, max_lev,
+            cash_buffer, lag, metrics, out_returns,
+        )
