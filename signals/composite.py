@@ -87,10 +87,14 @@ def standardise(components: pd.DataFrame, config: SignalConfig) -> pd.DataFrame:
 
 
 def compute_signal(dataset, config: SignalConfig | None = None) -> SignalResult:
-    """Compute every component, their z-scores, the gated and ungated composite and regimes."""
+    """Compute every component, their z-scores, the gated and ungated composite and regimes.
+
+    ``dataset`` may be a ``Prepared`` one, to share its work among calls with several configs
+    (the same result as its plain dataset)."""
     config = SignalConfig() if config is None else config
-    result = _compute_on(Prepared(dataset), config)
-    return result.on(dataset.sessions)
+    prepared = dataset if isinstance(dataset, Prepared) else Prepared(dataset)
+    result = _compute_on(prepared, config)
+    return result.on(prepared.dataset.sessions)
 
 
 def _compute_on(dataset: Prepared, config: SignalConfig) -> SignalResult:

@@ -57,10 +57,12 @@ def warmup_sessions(dataset) -> pd.DatetimeIndex:
 
 
 class Prepared:
-    """A ``Dataset`` seen once per ``compute_signal`` call: macro split by series, shared memo.
+    """A ``Dataset`` seen once per ``compute_signal`` call (or shared by several): macro split
+    by series, shared memo.
 
     Components accept either a plain ``Dataset`` or this wrapper; with the wrapper, work shared
-    by several components (splitting the macro table, smoothing ON RRP) is done once.
+    by several components (splitting the macro table, smoothing ON RRP) is done once. Calls with
+    other configs may share it: every memo key names each config value its computation reads.
     """
 
     def __init__(self, dataset) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -166,9 +168,11 @@ def regimes_with_hysteresis(composite: pd.Series, draining_above: float, scarce_
     and the state carries over them. Returns an ordered categorical over ``REGIMES``
     (``.cat.codes``: 0 abundant, 1 draining, 2 scarce, -1 unknown).
     """
-    values = composite.to_numpy(dtype=float)
-    codes = np.full(len(values), -1, dtype=np.int8)
+    values = composite.to_numpy(dtype=float).tolist()  # Python floats: a faster loop
+    codes = [-1] * len(values)
     thresholds = (draining_above, scarce_above)
+    enter = (thresholds[0] + hysteresis, thresholds[1] + hysteresis, math.inf)  # from 0, 1
+    leave = (-math.inf, thresholds[0] - hysteresis, thresholds[1] - hysteresis)  # from 1, 2
     state = -1
     for i, c in enumerate(values):
         if c != c:  # NaN
@@ -176,10 +180,11 @@ def regimes_with_hysteresis(composite: pd.Series, draining_above: float, scarce_
         if state < 0:
             state = int(c > thresholds[0]) + int(c > thresholds[1])
         else:
-            while state < 2 and c > thresholds[state] + hysteresis:
+            while c > enter[state]:  # never past 2: enter[2] is infinite
                 state += 1
-            while state > 0 and c < thresholds[state - 1] - hysteresis:
+            while c < leave[state]:  # never below 0
                 state -= 1
         codes[i] = state
-    regime = pd.Categorical.from_codes(codes, categories=list(REGIMES), ordered=True)
+    regime = pd.Categorical.from_codes(np.array(codes, dtype=np.int8), categories=list(REGIMES),
+                                       ordered=True)
     return pd.Series(regime, index=composite.index, name="regime")

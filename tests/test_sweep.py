@@ -206,3 +206,34 @@ def test_used_params_leave_out_what_the_configuration_ignores():
                                            "strategy.leg_size"]
     assert used_params(tilt) == ["signal.standardise", "signal.gate", "signal.hysteresis",
                                  "strategy.variant"]
+
+
+def test_a_failed_deferred_signal_check_redoes_the_sweep_with_plain_signals(dataset,
+                                                                             monkeypatch):
+    """The in-process sweep checks the shared signals while the kernel runs the first chunk; if
+    that check ever failed, every chunk is redone with a plain compute_signal per config (here
+    forced: they agree in fact, so the numbers must be those of the normal sweep)."""
+    selection = _select({"signal": {"gate": ["none", "step"], "draining_above": [0.0, 0.25]},
+                         "strategy": {"rebalance": ["weekly", "regime"]}})
+    backtest = BacktestConfig()
+    normal = run_sweep(selection, dataset, backtest, start="2019-06-03", chunk_size=3)
+    assert normal.n_composites == 2 + 1  # 2 groups, 1 check
+    monkeypatch.setattr(SignalCache, "_agrees", lambda self, direct, full: False)
+    redone = run_sweep(selection, dataset, backtest, start="2019-06-03", chunk_size=3)
+    # the first group's shared call and its check, then one plain call per distinct config
+    assert redone.n_composites == 2 + 4
+    pd.testing.assert_frame_equal(redone.table, normal.table)
+    np.testing.assert_array_equal(redone.returns, normal.returns)
+
+
+def test_deferred_check_gives_the_same_signals(dataset):
+    """``defer_check`` only moves the check to ``check()``: the same signals, the same calls."""
+    configs = [SignalConfig(gate=gate, draining_above=draining)
+               for gate in ("none", "step") for draining in (0.0, 0.25)]
+    now, later = SignalCache(dataset), SignalCache(dataset, defer_check=True)
+    for config in configs:
+        for a, b in zip(now.get(config), later.get(config), strict=True):
+            pd.testing.assert_series_equal(a, b)
+    assert later.shared is None and later.n_composites == 2
+    assert later.check() is True and later.shared is True
+    assert later.check() is True and later.n_composites == now.n_composites == 3

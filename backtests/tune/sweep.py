@@ -5,7 +5,8 @@ The grid and its combinations are built in ``backtests.tune.grid`` (re-exported 
 thresholds share one composite), runs the fast kernel chunk by chunk with a progress bar, and
 saves every chunk as parquet: a rerun over the same combinations and data skips finished chunks.
 The chunks are pipelined: while the kernel runs chunk k in a background thread (it releases the
-GIL), the caller computes the signals of chunk k + 1 and another thread saves chunk k - 1.
+GIL), with chunk k + 1 queued, the caller computes the signals of chunk k + 2 and another thread
+saves chunk k - 1.
 Given an executor (``backtests.tune.executor``), the chunks are Dask tasks instead: the data and
 the simulator's basis matrices are scattered to every worker once, each worker computes the
 signals its chunks need, and the caller saves each chunk as it arrives, so a resume works the
@@ -25,6 +26,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -56,6 +58,7 @@ from backtests.tune.keep import (  # noqa: F401  (re-exported: the sweep's publi
 from drain_core.errors import DrainError
 from drain_data.store import Dataset
 from signals import SignalConfig, compute_signal
+from signals.pit import Prepared
 from signals.transforms import regimes_with_hysteresis
 from strategies import StrategyConfig, universe
 
@@ -82,10 +85,12 @@ class SignalCache:
     a dataset extended to those warm-up sessions, and the regimes of the other thresholds are
     re-derived on that longer composite by ``regimes_with_hysteresis`` (the function
     ``compute_signal`` itself ends with), then cut to the dataset's sessions. The first group is
-    checked against a plain ``compute_signal``; if they ever differ, nothing is shared.
+    checked against a plain ``compute_signal``; if they ever differ, nothing is shared. With
+    ``defer_check`` that check waits for ``check()`` (the in-process sweep runs it while the
+    kernel runs the first chunk, instead of before).
     """
 
-    def __init__(self, dataset) -> None:
+    def __init__(self, dataset, defer_check: bool = False) -> None:
         self.dataset = dataset
         self.sessions = dataset.sessions
         try:
@@ -96,15 +101,21 @@ class SignalCache:
             extended = dataset.sessions
         self._extended = Dataset(prices=dataset.prices.reindex(extended), macro=dataset.macro,
                                  capex=dataset.capex, issuance=dataset.issuance)
+        self._prepared: dict[int, Prepared] = {}  # by id of dataset or _extended
         self._composites: dict[SignalConfig, pd.Series] = {}
         self._signals: dict[SignalConfig, tuple[pd.Series, pd.Series]] = {}
         self.shared: bool | None = None  # None until the first group is checked
+        self.defer_check = defer_check
+        self._unchecked: tuple[SignalConfig, Any] | None = None  # the first group, deferred
         self.seconds = 0.0
         self.calls = 0
 
     def _compute(self, dataset, config: SignalConfig):
         self.calls += 1
-        return compute_signal(dataset, config)
+        prepared = self._prepared.get(id(dataset))
+        if prepared is None:
+            prepared = self._prepared[id(dataset)] = Prepared(dataset)
+        return compute_signal(prepared, config)
 
     def get(self, config: SignalConfig) -> tuple[pd.Series, pd.Series]:
         """(composite, regime) of ``config`` on the dataset's sessions."""
@@ -119,11 +130,12 @@ class SignalCache:
             if group not in self._composites:
                 full = self._compute(self._extended, config)
                 self._composites[group] = full.composite
-                if self.shared is None:
+                if self.shared is None and self.defer_check:
+                    if self._unchecked is None:
+                        self._unchecked = (config, full)
+                elif self.shared is None:
                     direct = self._compute(self.dataset, config)
-                    self.shared = (
-                        direct.composite.equals(full.composite.reindex(self.sessions))
-                        and direct.regime.equals(full.regime.reindex(self.sessions)))
+                    self.shared = self._agrees(direct, full)
                     if not self.shared:
                         self._signals[config] = (direct.composite, direct.regime)
                         self.seconds += time.perf_counter() - started
@@ -135,6 +147,28 @@ class SignalCache:
         self._signals[config] = out
         self.seconds += time.perf_counter() - started
         return out
+
+    def _agrees(self, direct, full) -> bool:
+        """Whether the shared call's signal, cut to the dataset's sessions, is the plain one."""
+        return (direct.composite.equals(full.composite.reindex(self.sessions))
+                and direct.regime.equals(full.regime.reindex(self.sessions)))
+
+    def check(self) -> bool:
+        """The check ``defer_check`` put off (if it is still to run): True if the signals given
+        so far are right. False if sharing gave another signal than a plain ``compute_signal``:
+        then every signal given is forgotten, none is shared from now on, and what used them
+        must be redone."""
+        if self._unchecked is None:
+            return True
+        started = time.perf_counter()
+        config, full = self._unchecked
+        self._unchecked = None
+        self.shared = self._agrees(self._compute(self.dataset, config), full)
+        if not self.shared:
+            self._signals.clear()
+            self._composites.clear()
+        self.seconds += time.perf_counter() - started
+        return self.shared
 
     @property
     def n_signals(self) -> int:
@@ -377,30 +411,41 @@ def _chunks(n: int, size: int) -> Iterator[tuple[int, int, int]]:
 
 
 class _Pipeline:
-    """Chunks in flight: the kernel runs chunk k in one thread (it releases the GIL) while the
-    caller prepares chunk k + 1 (its signals and inputs) and another thread saves chunk k - 1."""
+    """Chunks in flight: the kernel runs chunk k in one thread (it releases the GIL) with up to
+    ``ahead`` - 1 chunks queued behind it, while the caller prepares the next (its signals and
+    inputs) and another thread saves the last one collected. Queued chunks absorb the chunks
+    whose signals take long to compute: the kernel does not wait for them."""
 
     def __init__(self, kernel: ThreadPoolExecutor, writer: ThreadPoolExecutor,
-                 finish: Callable[..., np.ndarray | None], save: Callable[..., None]) -> None:
+                 finish: Callable[..., np.ndarray | None], save: Callable[..., None],
+                 ahead: int = 2) -> None:
         self.kernel = kernel
         self.writer = writer
         self.finish = finish
         self.save = save
-        self.running: tuple[int, int, int, Future, Path | None, list[int]] | None = None
+        self.ahead = ahead
+        self.running: deque[tuple[int, int, int, Future, Path | None, list[int]]] = deque()
 
     def submit(self, k: int, lo: int, hi: int, job: Callable[[], tuple[np.ndarray, np.ndarray]],
                path: Path | None, numbers: list[int]) -> None:
-        """Queue chunk ``k`` (rows ``lo:hi``) behind the running one, then collect that."""
-        future = self.kernel.submit(job)
-        self.collect()
-        self.running = (k, lo, hi, future, path, numbers)
+        """Queue chunk ``k`` (rows ``lo:hi``) behind the others, then collect the oldest while
+        more than ``ahead`` are in flight."""
+        self.running.append((k, lo, hi, self.kernel.submit(job), path, numbers))
+        while len(self.running) > self.ahead:
+            self._collect_oldest()
 
     def collect(self) -> None:
-        """Wait for the running chunk, keep its results, and save it in the background."""
-        if self.running is None:
-            return
-        k, lo, hi, future, path, numbers = self.running
-        self.running = None
+        """Wait for every chunk in flight, keep its results, and save it in the background."""
+        while self.running:
+            self._collect_oldest()
+
+    def cancel(self) -> None:
+        """Drop the chunks queued and not started (after an error or an interruption)."""
+        for *_, future, _path, _numbers in self.running:
+            future.cancel()
+
+    def _collect_oldest(self) -> None:
+        k, lo, hi, future, path, numbers = self.running.popleft()
         m, r = future.result()
         keep = self.finish(k, lo, hi, m, r)
         self.save(k, path, numbers, m, r, keep)
@@ -603,9 +648,16 @@ def run_sweep(
             sim.prepare(strategies)  # every basis and Gram, once, whatever runs where
         signals = None
         if executor is None:
-            signals = SignalCache(dataset)
+            signals = SignalCache(dataset, defer_check=True)
             if sim is not None:
-                _run_here(pending, combos, strategies, strategy_at, sim, signals, out, writer)
+                try:
+                    _run_here(pending, combos, strategies, strategy_at, sim, signals, out,
+                              writer)
+                except _NotShared:  # nothing was kept or saved: redo with plain signals
+                    sim = FastSim(window, tickers, backtest)
+                    sim.prepare(strategies)
+                    _run_here(pending, combos, strategies, strategy_at, sim, signals, out,
+                              writer)
             n_composites, signal_seconds, workers = signals.n_composites, signals.seconds, 0
         else:
             if sim is not None:
@@ -622,22 +674,34 @@ def run_sweep(
                        chunks_reused=reused, workers=workers, signals=signals)
 
 
+class _NotShared(Exception):
+    """The signal cache's deferred check failed: the chunks run so far used wrong signals."""
+
+
 def _run_here(pending, combos, strategies, strategy_at, sim: FastSim, signals: SignalCache,
               out: _Collector, writer: ThreadPoolExecutor) -> None:
-    """The in-process path: the kernel thread runs chunk k while this thread prepares k + 1
-    and the writer thread saves k - 1."""
+    """The in-process path: the kernel thread runs chunk k (k + 1 queued) while this thread
+    prepares k + 2 and the writer thread saves k - 1. The signal cache's deferred check runs
+    while the kernel runs the first chunk, before any result is kept; ``_NotShared`` if it
+    fails."""
     with ThreadPoolExecutor(max_workers=1) as kernel:
         flow = _Pipeline(kernel, writer, out.finish, out.save)
-        for k, lo, hi, path in pending:
-            part = combos[lo:hi]
-            distinct, at = _distinct(c.signal for c in part)
-            ids = np.array([_signal_id(sim, signals, config) for config in distinct],
-                           dtype=np.int64)[at]
-            lags = np.array([c.lag for c in part], dtype=np.int64)
-            job = sim.batch(ids, [strategies[i] for i in strategy_at[lo:hi]], lags,
-                            out=out.block(lo, hi))
-            flow.submit(k, lo, hi, partial(_run_job, job), path, [c.number for c in part])
-        flow.collect()
+        try:
+            for k, lo, hi, path in pending:
+                part = combos[lo:hi]
+                distinct, at = _distinct(c.signal for c in part)
+                ids = np.array([_signal_id(sim, signals, config) for config in distinct],
+                               dtype=np.int64)[at]
+                lags = np.array([c.lag for c in part], dtype=np.int64)
+                job = sim.batch(ids, [strategies[i] for i in strategy_at[lo:hi]], lags,
+                                out=out.block(lo, hi))
+                flow.submit(k, lo, hi, partial(_run_job, job), path, [c.number for c in part])
+                if not signals.check():
+                    raise _NotShared
+            flow.collect()
+        except BaseException:
+            flow.cancel()  # the running chunk finishes; those queued behind it never start
+            raise
 
 
 def _run_distributed(executor, inputs: _SweepInputs, pending, combos, strategy_at,
