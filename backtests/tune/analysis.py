@@ -392,15 +392,10 @@ def signal_information(dataset, window: pd.DataFrame, combos: list[Combination],
                             strategy.short_basket, assets=())["spread"]
     shown = [k for k in varying if k.startswith("signal.")
              and k.split(".")[1] not in REGIME_FIELDS]
-    keys: dict[Any, int] = {}
-    groups = np.empty(len(combos), dtype=np.int64)
-    first: list[Combination] = []
-    for i, combo in enumerate(combos):
-        key = composite_key(combo.signal)
-        if key not in keys:
-            keys[key] = len(first)
-            first.append(combo)
-        groups[i] = keys[key]
+    groups = composite_groups(combos)
+    _, first_rows = np.unique(groups, return_index=True)  # groups number by first appearance
+    first = [combos[i] for i in first_rows]
+    keys = [composite_key(combo.signal) for combo in first]
     cache = cache if cache is not None else SignalCache(dataset)
     tests = [(s.test_start, s.test_end) for s in splits]
     trains = [(s.train_start, s.train_end) for s in splits]
