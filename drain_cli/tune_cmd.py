@@ -8,7 +8,15 @@ import argparse
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
+    import pandas as pd
+
+    from backtests.run.config import RunConfig
+    from backtests.tune.config import TuneConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,8 +68,8 @@ def run(args: argparse.Namespace) -> int:
         return _tune(args, config, tune, name, start, end, sidecar)
 
 
-def _tune(args: argparse.Namespace, config: Any, tune: Any, name: str, start: Any, end: Any,
-          sidecar: Any) -> int:
+def _tune(args: argparse.Namespace, config: RunConfig, tune: TuneConfig, name: str,
+          start: pd.Timestamp | None, end: pd.Timestamp | None, sidecar: Executor) -> int:
     from backtests.report.tune_run import save_tune_run, sweep_dirs
     from backtests.report.tune_tearsheets import DraftTearsheets
     from backtests.tune.executor import open_executor

@@ -172,7 +172,7 @@ def test_interrupted_distributed_sweep_resumes_in_process_or_distributed(
 
 def test_the_workers_runs_cover_every_pending_row_once_and_meet_where_the_signal_group_changes(
         selection):
-    group = [sweep.signal_group(c.signal) for c in selection.combos]
+    group = [sweep.composite_key(c.signal) for c in selection.combos]
     changes = [i for i in range(1, len(group)) if group[i] != group[i - 1]]
     assert len(group) == 60 and changes == [30]  # the gates (hysteresis is a threshold)
     pending = [(k, lo, hi, None) for k, lo, hi in sweep._chunks(60, 10)][1:]  # chunk 0 saved

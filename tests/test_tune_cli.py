@@ -186,12 +186,10 @@ def test_drain_tune_leaves_vectorbt_to_its_sidecar(tmp_path):
     from pathlib import Path
 
     config = tmp_path / "tune.toml"
-    config.write_text('[tune]\nbootstrap_reps = 50\nspa_reps = 50\n[tune.walkforward]\n'
-                      'train = 250\ntest = 126\n[tune.grid.signal]\ngate = ["none", "step"]\n'
-                      '[tune.grid.strategy]\nvariant = ["regime_long_short"]\n')
+    config.write_text(TINY)
     code = ("import sys\nfrom drain_cli.main import main\n"
             f"code = main(['tune', '--config', {str(config)!r}, '--name', 'v', '--start', "
-            "'2019-01-02', '--end', '2021-12-31', '--no-progress'])\n"
+            f"{START!r}, '--end', {END!r}, '--no-progress'])\n"
             "print('exit', code, 'vectorbt imported:', 'vectorbt' in sys.modules)\n")
     env = {**os.environ, "DRAIN_REPORTS_DIR": str(tmp_path / "reports"),
            "MPLBACKEND": "Agg"}

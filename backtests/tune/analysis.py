@@ -69,7 +69,13 @@ from backtests.sim.accrual import daily_rates
 from backtests.sim.config import BacktestConfig
 from backtests.stats import performance
 from backtests.tune.config import TuneConfig
-from backtests.tune.grid import REGIME_FIELDS, Combination, Selection, used_params
+from backtests.tune.grid import (
+    REGIME_FIELDS,
+    Combination,
+    Selection,
+    composite_key,
+    used_params,
+)
 from backtests.tune.progress import Progress
 from backtests.tune.walkforward import (
     Split,
@@ -366,13 +372,6 @@ def _value(value: Any) -> str:
 def _cash(prices: pd.DataFrame, backtest: BacktestConfig) -> pd.Series:
     """Step 1: the daily cash return the engine credits on each session of ``prices``."""
     return daily_rates(prices[backtest.cash_rate_ticker], prices.index)
-
-
-def composite_key(signal):
-    """The signal configuration with its regime thresholds reset: configurations with the same
-    key have the same composite (only their regimes differ)."""
-    defaults = type(signal)()
-    return dataclasses.replace(signal, **{f: getattr(defaults, f) for f in REGIME_FIELDS})
 
 
 def signal_information(dataset, window: pd.DataFrame, combos: list[Combination],

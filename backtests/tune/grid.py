@@ -329,6 +329,14 @@ def _strategy_key(strategy: StrategyConfig) -> tuple[str, bool]:
             _reads_regime(strategy))
 
 
+def composite_key(signal: SignalConfig) -> SignalConfig:
+    """The signal configuration with its regime thresholds reset to their defaults:
+    configurations with the same key have the same composite (only their regimes differ), so
+    they share one ``compute_signal`` call."""
+    defaults = type(signal)()
+    return dataclasses.replace(signal, **{f: getattr(defaults, f) for f in REGIME_FIELDS})
+
+
 def used_params(combo: Combination) -> list[str]:
     """The grid parameters of ``combo`` that its configuration actually reads."""
     sig = _signal_used(combo.signal)

@@ -18,7 +18,6 @@ walk-forward train window), in memory and in the chunk files.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 import json
 import os
@@ -43,6 +42,7 @@ from backtests.tune.grid import (  # noqa: F401  (re-exported: the sweep's publi
     Combination,
     Grid,
     Selection,
+    composite_key,
     grid_from_table,
     grid_section,
     select,
@@ -68,12 +68,6 @@ DEFAULT_CHUNK = 1000
 # --------------------------------------------------------------------------------------------
 # Signals shared across combinations
 # --------------------------------------------------------------------------------------------
-
-
-def signal_group(config: SignalConfig) -> SignalConfig:
-    """``config`` with the regime thresholds set aside: the configurations of one group share
-    one ``compute_signal`` call (``SignalCache``)."""
-    return dataclasses.replace(config, draining_above=0.25, scarce_above=0.75, hysteresis=0.1)
 
 
 class SignalCache:
@@ -122,7 +116,7 @@ class SignalCache:
         if config in self._signals:
             return self._signals[config]
         started = time.perf_counter()
-        group = signal_group(config)
+        group = composite_key(config)
         if self.shared is False:
             result = self._compute(self.dataset, config)
             out = (result.composite, result.regime)
@@ -718,7 +712,7 @@ def _run_distributed(executor, inputs: _SweepInputs, pending, combos, strategy_a
     shared = executor.scatter(inputs)
     workers = executor.worker_addresses() or [None]
     size = max(hi - lo for _, lo, hi, _ in pending)
-    runs = _plan(pending, lambda row: signal_group(combos[row].signal), len(workers),
+    runs = _plan(pending, lambda row: composite_key(combos[row].signal), len(workers),
                  max(1, -(-size // 2)))
     chunks = {k: _Assembly(lo, hi, path, out.block(lo, hi), [c.number for c in combos[lo:hi]])
               for k, lo, hi, path in pending}
