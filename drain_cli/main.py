@@ -9,6 +9,7 @@ Each subcommand lives in its own module ``drain_cli/<name>_cmd.py`` exposing
 
 from __future__ import annotations
 
+import _thread
 import argparse
 import gc
 import importlib
@@ -62,10 +63,44 @@ def _terminate(signum: int, frame: object) -> None:
     raise Terminated
 
 
+REDELIVER_AFTER_SECONDS = 0.05
+
+
+class _LostInterrupts:
+    """``sys.unraisablehook`` while ``main`` runs. A Ctrl-C or SIGTERM whose exception is raised
+    inside a weakref callback or ``__del__`` (an import-lock callback, say) is swallowed by
+    Python with an "Exception ignored" traceback, and the run would go on as if never stopped.
+    This hook delivers such a signal again a moment later, from outside that callback; every
+    other unraisable exception goes to the hook it replaced."""
+
+    def __init__(self, previous) -> None:
+        self.previous = previous
+        self.timers: list[threading.Timer] = []
+
+    def __call__(self, unraisable) -> None:
+        signum = {KeyboardInterrupt: signal.SIGINT, Terminated: signal.SIGTERM}.get(
+            unraisable.exc_type)
+        if signum is None:
+            self.previous(unraisable)
+            return
+        timer = threading.Timer(REDELIVER_AFTER_SECONDS, _thread.interrupt_main, (signum,))
+        timer.daemon = True
+        self.timers.append(timer)
+        timer.start()
+
+    def cancel(self) -> None:
+        """Stop deliveries still pending: ``main`` is done and its status decided."""
+        for timer in self.timers:
+            timer.cancel()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``drain``; every failure is one line on stderr (never a traceback) and its status."""
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
+    lost = _LostInterrupts(sys.unraisablehook)
+    if in_main_thread:
+        sys.unraisablehook = lost
     try:
         args = build_parser().parse_args(argv)
         return int(args._run(args) or 0)
@@ -87,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if in_main_thread:  # None: a handler set outside Python, restored as the default
             signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+            lost.cancel()
+            sys.unraisablehook = lost.previous
 
 
 def _fail(line: str, status: int) -> int:

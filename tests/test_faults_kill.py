@@ -251,3 +251,42 @@ def test_busy_children_die_with_a_parent_killed_by_sigkill(tmp_path, script):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+class _RaisesWhenCollected:
+    def __init__(self, exc_type: type[BaseException]) -> None:
+        self.exc_type = exc_type
+
+    def __del__(self) -> None:
+        raise self.exc_type
+
+
+@pytest.mark.parametrize(("exc_name", "status", "line"), [
+    ("KeyboardInterrupt", 130, "drain: interrupted; nothing half-written was left behind"),
+    ("Terminated", 143, "drain: terminated (SIGTERM); nothing half-written was left behind")])
+def test_an_interrupt_swallowed_inside_a_callback_still_stops_the_run(monkeypatch, capsys,
+                                                                      exc_name, status, line):
+    """A Ctrl-C that lands inside a weakref callback or ``__del__`` (CI once caught one in an
+    import-lock callback) is swallowed by Python with an "Exception ignored" traceback; ``drain``
+    delivers it again, so the run stops with its one line and status instead of going on."""
+    import argparse
+
+    import drain_cli.main as drain_main
+
+    exc_type = KeyboardInterrupt if exc_name == "KeyboardInterrupt" else drain_main.Terminated
+    finished = []
+
+    def command(args) -> int:
+        _RaisesWhenCollected(exc_type)  # collected at once: Python swallows what it raises
+        ends = time.monotonic() + 5.0
+        while time.monotonic() < ends:
+            time.sleep(0.01)
+        finished.append(True)
+        return 0
+
+    parser = argparse.ArgumentParser()
+    parser.set_defaults(_run=command)
+    monkeypatch.setattr(drain_main, "build_parser", lambda: parser)
+    assert drain_main.main([]) == status
+    assert not finished
+    assert capsys.readouterr().err == line + "\n"
