@@ -120,6 +120,14 @@ def _serve(calls: Connection, replies: Connection, parent: int) -> None:
     if hasattr(signal, "pthread_sigmask"):  # blocked while the caller started this process
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     die_with_parent(parent)
+    try:
+        _serve_calls(calls, replies)
+    finally:  # from here the interpreter only shuts down: a SIGTERM raising SystemExit now
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # would land in an exit handler and
+        # print its traceback; the default action ends the process quietly instead
+
+
+def _serve_calls(calls: Connection, replies: Connection) -> None:
     while True:
         try:
             number, fn, args, kwargs = calls.recv()
@@ -151,6 +159,7 @@ def _send(replies: Connection, reply: tuple, fn: Callable[..., Any]) -> None:
 def _stop(signum: int, frame: object) -> None:
     from drain_core.lifeline import exit_soon
 
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: a second one would land mid-unwind
     exit_soon()  # unwinding must not take long: a figure pool waits for its workers
     gc.freeze()
     raise SystemExit(128 + signum)

@@ -290,3 +290,42 @@ def test_an_interrupt_swallowed_inside_a_callback_still_stops_the_run(monkeypatc
     assert drain_main.main([]) == status
     assert not finished
     assert capsys.readouterr().err == line + "\n"
+
+
+SIDECAR_STOPPED_WHILE_EXITING = """
+import atexit, sys, time
+from pathlib import Path
+from drain_cli.sidecar import Sidecar
+
+
+def register_slow_exit(marker):
+    def slow_exit():
+        Path(marker).write_text("exiting")
+        time.sleep(3)
+    atexit.register(slow_exit)
+
+
+if __name__ == "__main__":
+    marker = sys.argv[1]
+    sidecar = Sidecar()
+    sidecar.submit(register_slow_exit, marker).result()
+    with sidecar._lock:
+        sidecar._calls.close()  # the sidecar's loop ends, its exit handlers run
+    while not Path(marker).exists():
+        time.sleep(0.01)
+    sidecar._process.terminate()  # what shutdown() sends, landing in an exit handler
+    sidecar._process.join()
+    print(sidecar._process.exitcode, flush=True)
+"""
+
+
+def test_a_sidecar_stopped_while_it_exits_prints_no_traceback(tmp_path):
+    """The sidecar's SIGTERM handler raises SystemExit to unwind a running call; after its loop
+    has ended, that would land in an exit handler (numba's, say) and print a traceback."""
+    script = tmp_path / "parent.py"
+    script.write_text(SIDECAR_STOPPED_WHILE_EXITING)
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "marker")], cwd=REPO,
+                          env=_env(tmp_path), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "SystemExit" not in done.stderr, done.stderr
+    assert done.stdout.strip() == str(-signal.SIGTERM)  # ended by the signal, not after 3 s
