@@ -384,8 +384,8 @@ def probability_of_backtest_overfitting(
         if metric == "mean":
             return mean
         var = np.maximum((mask @ block_sumsq - s * s / n_obs) / (n_obs - 1), 0.0)
-        flat = (mask @ block_nonconst == 0.0) & (var <= 1e-14 * col_scale**2)
-        sd = np.sqrt(var)
+        sd = np.sqrt(var)  # 0 where rounding left a barely moving column no variance at all
+        flat = ((mask @ block_nonconst == 0.0) & (var <= 1e-14 * col_scale**2)) | (sd == 0.0)
         with np.errstate(divide="ignore", invalid="ignore"):
             sr = np.where(flat, 0.0, mean / np.where(flat, 1.0, sd))
         return sr
