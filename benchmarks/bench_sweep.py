@@ -1,7 +1,7 @@
 """Sweep speed and memory: the fast kernel on 10,000 combinations against a naive vectorbt grid.
 
     .venv/bin/python benchmarks/bench_sweep.py [--n 10000] [--naive-n 150] [--seed 0]
-                                               [--repeats 3]
+                                               [--repeats 3] [--busy-core]
 
 Each side runs in its own subprocess so that its peak RSS (``ru_maxrss``) is its own:
 
@@ -10,32 +10,61 @@ Each side runs in its own subprocess so that its peak RSS (``ru_maxrss``) is its
   computed (inside the timing), basis matrices built, the numba kernel, one parquet file per
   chunk of 1,000. Numba compilation is warmed up first (on every 50th combination: every variant
   and rule) and reported apart; the sweep is timed ``--repeats`` times and the median reported
-  (the machine is shared: single runs vary).
+  (the machine is shared: single runs vary). With ``--busy-core`` one more process spins on
+  a CPU for the whole of the timed sweeps (started after the warm-up, killed when they end,
+  on Ctrl-C too, and it stops by itself if its parent dies), the loaded case of the target.
 * naive: a seeded subset of ``--naive-n`` of the same combinations, each prepared exactly like
   ``run_backtest`` (signal, targets, legs, deflated prices) and simulated as columns of ONE
   ``vbt.Portfolio.from_orders`` call (a group with shared cash per combination).
 
 Data loading and imports are outside both timings (the same for both sides).
+
+Targets (#12): >= 8,000 combos/s median on a quiet machine, and never below 5,000 (the slowest
+sweep) while another process uses one core (``--busy-core``).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+QUIET_TARGET = 8000  # combos/s, median of the sweeps, quiet machine
+BUSY_TARGET = 5000  # combos/s, every sweep, another process using one core
+# spins until killed, or until its parent is gone (a benchmark killed with SIGKILL)
+SPINNER = ("import os, signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+           "parent = os.getppid()\nwhile os.getppid() == parent:\n"
+           "    for _ in range(1_000_000):\n        pass\n")
 
 
 def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+@contextlib.contextmanager
+def busy_core(enabled: bool) -> Iterator[None]:
+    """While inside, one extra process keeps one CPU core busy (nothing when not ``enabled``);
+    it is killed on leaving, by an exception or Ctrl-C included."""
+    if not enabled:
+        yield
+        return
+    spinner = subprocess.Popen([sys.executable, "-c", SPINNER])
+    try:
+        yield
+    finally:
+        spinner.kill()
+        spinner.wait()
 
 
 def _selection(n: int, seed: int):
@@ -56,8 +85,9 @@ def _selection(n: int, seed: int):
     return dataclasses.replace(full, combos=[full.combos[i] for i in picked]), full
 
 
-def run_fast(n: int, seed: int, repeats: int) -> dict:
-    """Time ``run_sweep`` on ``n`` combinations (after a numba warm-up), ``repeats`` times."""
+def run_fast(n: int, seed: int, repeats: int, busy: bool = False) -> dict:
+    """Time ``run_sweep`` on ``n`` combinations (after a numba warm-up), ``repeats`` times
+    (with one other core kept busy throughout when ``busy``)."""
     import dataclasses
 
     from backtests.sim.config import BacktestConfig
@@ -74,12 +104,13 @@ def run_fast(n: int, seed: int, repeats: int) -> dict:
     run_sweep(warm, dataset, backtest)
     compile_seconds = time.perf_counter() - started
     timings = []
-    for _ in range(repeats):  # a fresh sweep each time: signals, bases, kernel, chunk files
-        with tempfile.TemporaryDirectory() as folder:
-            started = time.perf_counter()
-            result = run_sweep(selection, dataset, backtest, chunk_dir=Path(folder),
-                               chunk_size=1000)
-            timings.append((time.perf_counter() - started, result.signal_seconds))
+    with busy_core(busy):
+        for _ in range(repeats):  # a fresh sweep each time: signals, bases, kernel, chunk files
+            with tempfile.TemporaryDirectory() as folder:
+                started = time.perf_counter()
+                result = run_sweep(selection, dataset, backtest, chunk_dir=Path(folder),
+                                   chunk_size=1000)
+                timings.append((time.perf_counter() - started, result.signal_seconds))
     seconds, signal_seconds = sorted(timings)[len(timings) // 2]  # the median run
     daily = [c for c in full.combos if c.strategy.rebalance == "weekly"][:1000]
     daily = [dataclasses.replace(c, strategy=c.strategy.replace(rebalance="daily"))
@@ -92,6 +123,7 @@ def run_fast(n: int, seed: int, repeats: int) -> dict:
         rules[combo.strategy.rebalance] = rules.get(combo.strategy.rebalance, 0) + 1
     return {
         "side": "fast",
+        "busy_core": busy,
         "combos": len(selection.combos),
         "seconds": seconds,
         "combos_per_s": len(selection.combos) / seconds,
@@ -206,7 +238,8 @@ def run_naive(n: int, seed: int, n_fast: int) -> dict:
 
 def _child(side: str, args: argparse.Namespace) -> dict:
     command = [sys.executable, __file__, "--side", side, "--n", str(args.n), "--naive-n",
-               str(args.naive_n), "--seed", str(args.seed), "--repeats", str(args.repeats)]
+               str(args.naive_n), "--seed", str(args.seed), "--repeats", str(args.repeats),
+               *(["--busy-core"] if args.busy_core else [])]
     done = subprocess.run(command, capture_output=True, text=True, timeout=1800, check=False)
     if done.returncode != 0:
         raise SystemExit(f"{side} side failed:\n{done.stderr[-3000:]}")
@@ -221,9 +254,12 @@ def main() -> None:
     parser.add_argument("--naive-n", type=int, default=150)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=3, help="fast sweeps to time (median)")
+    parser.add_argument("--busy-core", action="store_true", help="keep one core busy with a "
+                        "spinning process during the timed fast sweeps (the loaded target)")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM cleans up as Ctrl-C
     if args.side == "fast":
-        print(json.dumps(run_fast(args.n, args.seed, args.repeats)))
+        print(json.dumps(run_fast(args.n, args.seed, args.repeats, args.busy_core)))
         return
     if args.side == "naive":
         print(json.dumps(run_naive(args.naive_n, args.seed, args.n)))
@@ -243,7 +279,9 @@ def main() -> None:
         print(f"{row['side']:<8}{row['combos']:>8,}{row['seconds']:>10.2f}"
               f"{row['combos_per_s']:>11,.0f}{row['peak_rss_mib']:>9,.0f} MiB")
     runs = ", ".join(f"{x:,.0f}" for x in fast["all_combos_per_s"])
-    print(f"fast: median of {len(fast['all_combos_per_s'])} sweeps ({runs} combos/s); "
+    load = ("another process keeping one core busy (--busy-core)" if fast["busy_core"]
+            else "no load added")
+    print(f"fast: median of {len(fast['all_combos_per_s'])} sweeps ({runs} combos/s), {load}; "
           f"peak RSS of the whole process (imports, data, every sweep)")
     print(f"naive: {naive['columns']:,} vectorbt columns in one from_orders call; "
           f"{naive['prepare_seconds']:.1f} s of it preparing signals, targets and legs, the "
@@ -256,8 +294,20 @@ def main() -> None:
           f"imported by the fast side: {fast['vectorbt_imported']}")
     print(f"daily rebalancing costs more per combination: {fast['daily_combos']:,} daily "
           f"combinations ran at {fast['daily_combos_per_s']:,.0f} combos/s")
-    target = "met" if fast["combos_per_s"] >= 5000 and fast["peak_rss_mib"] <= 1024 else "MISSED"
-    print(f"target (>= 5,000 combos/s and <= 1 GiB peak for the fast path): {target}")
+    slowest = min(fast["all_combos_per_s"])
+    if fast["busy_core"]:
+        quiet = "not measured here (one core was kept busy; run without --busy-core)"
+        busy = (f"{'met' if slowest >= BUSY_TARGET else 'MISSED'} (slowest sweep "
+                f"{slowest:,.0f})")
+    else:
+        quiet = (f"{'met' if fast['combos_per_s'] >= QUIET_TARGET else 'MISSED'} (median "
+                 f"{fast['combos_per_s']:,.0f}; a quiet machine assumed)")
+        busy = "not measured here (run with --busy-core)"
+    print(f"target, quiet machine (>= {QUIET_TARGET:,} combos/s median): {quiet}")
+    print(f"target, another process using one core (never below {BUSY_TARGET:,} combos/s): "
+          f"{busy}")
+    memory = "met" if fast["peak_rss_mib"] <= 1024 else "MISSED"
+    print(f"peak RSS of the fast path <= 1 GiB: {memory}")
 
 
 if __name__ == "__main__":

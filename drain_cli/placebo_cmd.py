@@ -26,18 +26,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--start", help="first session traded (YYYY-MM-DD)")
     parser.add_argument("--end", help="last session used, for data and trades (YYYY-MM-DD)")
-    parser.add_argument("--workers", type=int, default=None,
-                        help="spread the placebos over N worker processes (default: this one)")
+    parser.add_argument("--workers", metavar="N", type=int, default=None,
+                        help="spread the placebos over a local Dask cluster of N worker "
+                             "processes (default: in this process)")
+    parser.add_argument("--scheduler", metavar="ADDRESS", help="run the placebos on an existing "
+                        "Dask scheduler, e.g. tcp://host:8786 (default: $DRAIN_DASK_SCHEDULER)")
     parser.add_argument("--name", help="run folder under reports/ (default: placebo-time)")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load the config, run the placebos, write the run folder, print the table."""
-    from contextlib import nullcontext
-
+    """Load the config, run the placebos (on a Dask cluster with ``--workers``,
+    ``--scheduler`` or ``$DRAIN_DASK_SCHEDULER``), write the run folder, print the table."""
     from backtests.report.placebo_page import placebo_report
     from backtests.report.runs_index import update_index
     from backtests.run.config import RunConfig
+    from backtests.tune.executor import open_executor
     from drain_cli.args import parse_date, run_name
     from drain_core.errors import DrainError
     from drain_core.paths import reports_root
@@ -48,15 +51,7 @@ def run(args: argparse.Namespace) -> int:
     if args.n < 1:
         raise DrainError(f"--n must be at least 1, got {args.n}")
     name = run_name(args.name, f"placebo-{datetime.now():%Y%m%d-%H%M%S}")
-    executor = nullcontext(None)
-    if args.workers is not None:
-        try:
-            from backtests.tune.executor import open_executor
-        except ImportError:
-            raise DrainError("--workers needs backtests.tune.executor, which this install "
-                             "lacks; run without --workers") from None
-        executor = open_executor(workers=args.workers)
-    with executor as pool:
+    with open_executor(args.workers, args.scheduler) as pool:  # prints the dashboard address
         result, folder = placebo_report(config, name, kind=args.kind, n=args.n,
                                         seed=args.seed, start=args.start, end=args.end,
                                         executor=pool)

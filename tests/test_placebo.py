@@ -253,3 +253,67 @@ def test_an_executor_gives_the_same_draws_as_in_process():
     assert here.actual == there.actual
     for family in here.draws:
         pd.testing.assert_frame_equal(here.draws[family], there.draws[family])
+
+
+def test_a_local_dask_cluster_gives_the_same_draws_and_gets_the_setup_once():
+    """On a ``LocalCluster`` (threads of this process) the draws are those of the in-process
+    run for the same seed, through ``DaskExecutor`` and a bare ``Client`` alike, and the
+    ``PlaceboSetup`` is scattered once per run: no task carries it."""
+    from distributed import Future
+
+    from backtests.tune.executor import open_executor
+
+    setup = _setup(5, edge=0.001)
+    chunks = {"block": 5, "shift": 5, "baskets": 5}
+    here = run_placebos(setup, kind="both", n=12, seed=2, chunk_sizes=chunks)
+    with open_executor(workers=2, processes=False, quiet=True) as executor:
+        scattered, sent = [], []
+
+        class Recording:  # the executor's submit and scatter, recorded
+            def scatter(self, value):
+                scattered.append(value)
+                return executor.scatter(value)
+
+            def submit(self, fn, *args):
+                sent.append(args)
+                return executor.submit(fn, *args)
+
+        there = run_placebos(setup, kind="both", n=12, seed=2, chunk_sizes=chunks,
+                             executor=Recording())
+        bare = run_placebos(setup, kind="timing", n=12, seed=2, chunk_sizes=chunks,
+                            executor=executor.client)
+    assert scattered == [setup]
+    assert len(sent) == 1 + 3 * 3  # the actual run and three chunks of each family
+    assert all(isinstance(args[0], Future) for args in sent)
+    assert not any(isinstance(a, PlaceboSetup) for args in sent for a in args)
+    for result in (there, bare):
+        assert result.actual == here.actual
+        for family in result.draws:
+            pd.testing.assert_frame_equal(result.draws[family], here.draws[family],
+                                          check_exact=True)
+    assert set(bare.draws) == {"block", "shift"}
+
+
+def test_cli_uses_the_scheduler_of_the_environment_and_prints_its_dashboard(
+        capsys, monkeypatch):
+    """``drain placebo`` honours ``DRAIN_DASK_SCHEDULER`` as ``drain tune`` does (``--scheduler``
+    takes the same path): its tasks run on that cluster, and the dashboard address is printed."""
+    import json
+
+    from distributed import LocalCluster
+
+    from drain_cli.main import main
+    from drain_core.paths import reports_root
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp",
+                      dashboard_address=":0") as cluster:
+        monkeypatch.setenv("DRAIN_DASK_SCHEDULER", cluster.scheduler_address)
+        code = main(["placebo", "--n", "3", "--kind", "timing", "--start", "2024-01-02",
+                     "--name", "pl"])
+        tasks = set(cluster.scheduler.task_prefixes)
+    assert code == 0
+    err = capsys.readouterr().err
+    assert "dask: 1 workers, dashboard http" in err
+    assert {"run_actual", "run_timing_chunk"} <= set(tasks)
+    saved = json.loads((reports_root() / "pl" / "placebo.json").read_text())
+    assert saved["settings"]["n"] == 3 and saved["settings"]["families"] == ["block", "shift"]

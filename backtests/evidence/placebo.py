@@ -16,7 +16,10 @@ Every placebo runs on the fast kernel (``backtests.sim.fastsim.FastSim``; it agr
 vectorbt engine to about 1e-13). The actual configuration runs through the same kernel, so the
 comparison is like for like. The work is split into tasks that an executor (anything with
 ``.submit(fn, *args)`` returning a future with ``.result()``) may run elsewhere; None runs them
-in this process. Each placebo draws from its own seeded generator, so the split changes nothing.
+in this process. An executor that can scatter (``backtests.tune.executor.DaskExecutor``, or a
+``dask.distributed.Client``) gets the ``PlaceboSetup`` (prices, signal, configs) copied to every
+worker once per run, and each task carries only its placebo numbers. Each placebo draws from its
+own seeded generator, so the split changes nothing.
 
 Statistics: the Sharpe ratio of daily returns in excess of the cash rate the engine credits
 (``backtests.sim.accrual.daily_rates`` of the cash-rate ticker), CAGR and maximum drawdown
@@ -214,6 +217,17 @@ def _submit(executor, fn: Callable, *args: Any):
     return _Done(fn(*args)) if executor is None else executor.submit(fn, *args)
 
 
+def _share(executor, value: Any) -> Any:
+    """``value`` as the tasks take it: scattered once to every worker when the executor can
+    (a ``DaskExecutor``, or a ``dask.distributed.Client``: broadcast, not hashed), else itself."""
+    scatter = getattr(executor, "scatter", None)
+    if scatter is None:
+        return value
+    if type(executor).__module__.startswith("distributed"):  # a Client: copy to every worker
+        return scatter(value, broadcast=True, hash=False)
+    return scatter(value)
+
+
 def p_value(actual: float, draws: np.ndarray) -> tuple[float, float]:
     """One-sided ``(1 + #{draw >= actual}) / (N + 1)`` and its Monte-Carlo standard error."""
     d = np.asarray(draws, dtype=np.float64)
@@ -294,16 +308,17 @@ def run_placebos(setup: PlaceboSetup, *, kind: str = "both", n: int = 1000, seed
         settings["min_volatility"] = MIN_VOLATILITY
         settings["basket_sizes"] = list(setup.basket_sizes)
     futures: dict[str, list] = {f: [] for f in families}
-    actual_future = _submit(executor, run_actual, setup)
+    shared = _share(executor, setup)  # to every worker once, not with every task
+    actual_future = _submit(executor, run_actual, shared)
     for family in families:
         for lo in range(0, n, sizes[family]):
             numbers = list(range(lo, min(lo + sizes[family], n)))
             if family == "baskets":
-                future = _submit(executor, run_basket_chunk, setup, pool, seed, numbers)
+                future = _submit(executor, run_basket_chunk, shared, pool, seed, numbers)
             else:
                 chunk_shifts = ([int(shifts[i]) for i in numbers] if family == "shift"
                                 else [None] * len(numbers))
-                future = _submit(executor, run_timing_chunk, setup, family, seed, numbers,
+                future = _submit(executor, run_timing_chunk, shared, family, seed, numbers,
                                  chunk_shifts)
             futures[family].append(future)
     draws = {family: pd.DataFrame(np.vstack([f.result() for f in parts]), columns=list(STATS))
