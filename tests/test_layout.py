@@ -78,10 +78,20 @@ def _code_constants(path: Path) -> list[tuple[int, object]]:
 
 
 def _string_tuples(path: Path) -> list[tuple[int, tuple]]:
-    return [(node.lineno, tuple(e.value for e in node.elts))
-            for node in ast.walk(ast.parse(path.read_text()))
-            if isinstance(node, ast.Tuple | ast.List) and node.elts
-            and all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts)]
+    """Every tuple, list or set of string literals in ``path``, and every dict's string keys."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Tuple | ast.List | ast.Set):
+            items = node.elts
+        elif isinstance(node, ast.Dict):
+            items = [key for key in node.keys if key is not None]  # None: a ``**`` unpacking
+        else:
+            continue
+        strings = tuple(e.value for e in items
+                        if isinstance(e, ast.Constant) and isinstance(e.value, str))
+        if strings and (isinstance(node, ast.Dict) or len(strings) == len(items)):
+            out.append((node.lineno, strings))
+    return out
 
 
 def test_no_library_module_names_a_cli_option():
@@ -111,3 +121,11 @@ def test_regime_names_are_written_once():
             for line, names in _string_tuples(path)
             if set(names) >= set(REGIMES)]
     assert hits == []
+
+
+def test_the_checker_sees_regime_names_as_dict_keys(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("COLOURS = {'abundant': 1, 'draining': 2, 'scarce': 3, **{}}\n"
+                     "NAMES = ['abundant', 'draining', 'scarce']\n")
+    assert [names for _, names in _string_tuples(probe)] == [
+        ("abundant", "draining", "scarce"), ("abundant", "draining", "scarce")]
