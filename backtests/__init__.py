@@ -1,5 +1,7 @@
-"""Backtests in pipeline order: ``sim`` (engine, fast kernel, benchmarks) < ``run`` (one run,
-comparisons) < ``tune`` (sweeps, walk-forward) < ``stats`` < ``report``.
+"""Backtests in pipeline order: ``stats`` (performance, overfitting, econometrics) < ``sim``
+(engine, fast kernel, benchmarks) < ``run`` (one run, comparisons) < ``evidence`` (placebos)
+< ``tune`` (sweeps, walk-forward) < ``report`` (run folders, pages); a subpackage imports only
+earlier ones (``tests/test_layout.py``).
 
 The names a notebook needs, loaded on first use (importing ``backtests`` alone imports neither
 pandas nor vectorbt, so ``drain backtest`` can leave vectorbt to its main process):

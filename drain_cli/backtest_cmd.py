@@ -53,19 +53,12 @@ def _run(args: argparse.Namespace, config: RunConfig, sidecar: Sidecar) -> int:
     prepared = sidecar.submit(prepare_run, config, start=args.start, end=args.end)
     sidecar.submit(import_plotting)
 
-    from backtests.report.run_folder import cash_label, run_stats, save_run
-    from backtests.report.runs_index import update_index
+    from backtests.report.run_folder import cash_label, save_backtest_run
     from backtests.run.pipeline import simulate  # vectorbt: about 2 s, beside the sidecar's work
-    from drain_core.paths import atomic_run_dir, reports_root
 
-    result = simulate(prepared.result())
-    with atomic_run_dir(name) as tmp:
-        save_run(result, tmp, name=name, argv=sys.argv[1:], tearsheets=sidecar,
-                 self_contained=args.self_contained)
-        stats = run_stats(tmp)
-    update_index(reports_root())
-    _print_summary(stats, reports_root() / name,
-                   cash_label(config.backtest.cash_rate_ticker))
+    folder, stats = save_backtest_run(simulate(prepared.result()), name, argv=sys.argv[1:],
+                                      tearsheets=sidecar, self_contained=args.self_contained)
+    _print_summary(stats, folder, cash_label(config.backtest.cash_rate_ticker))
     return 0
 
 

@@ -73,15 +73,17 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _update(args: argparse.Namespace) -> int:
+    from drain_data.fetch_args import parse_since
     from drain_data.update import update
 
+    since = parse_since(args.since, "--since") if args.since is not None else None
     tickers, series = args.tickers, args.series
     if tickers is not None or series is not None:  # refresh only what is named
         tickers, series = tickers or [], series or []
     summary = update(  # a network or source fault is an EnvironmentFault: exit status 1
         tickers=tickers,
         series=series,
-        since=args.since,
+        since=since,
         cache_dir=args.cache_dir,
         progress=not args.no_progress,
     )

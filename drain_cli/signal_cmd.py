@@ -1,10 +1,10 @@
 """``drain signal``: compute the liquidity-drain signal, write its CSV and plots, print a summary.
 
 Writes ``reports/signal-<as-of date or latest>/`` (or ``--name``) atomically through
-``backtests.report.signal_run.save_signal_run``: ``signal.csv``, ``signal.html``, ``signal.png``
-and ``config.json``. Prints
-the latest reading per component, the composite's correlation with STLFSI4 and NFCI (published
-stress indices: a comparison only, never an input) and the share of days in each regime.
+``backtests.report.signal_run.run_signal``: ``signal.csv``, ``signal.html``, ``signal.png``
+and ``config.json``. Prints the latest reading per component, the composite's correlation with
+STLFSI4 and NFCI (published stress indices: a comparison only, never an input) and the share of
+days in each regime.
 ``--evaluate`` adds the signal tearsheet (``signal_eval.html`` and ``signal_eval.json``: the
 composite's and each component's information about forward returns) and prints its headline.
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 
 from drain_cli.args import parse_date, run_name
-from drain_core.errors import DrainError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,44 +35,17 @@ def run(args: argparse.Namespace) -> int:
     """Load config and data, compute the signal, write the run folder, print the summary."""
     import time
 
-    from backtests.report.signal_run import save_signal_run
+    from backtests.report.signal_run import run_signal
     from backtests.run.config import RunConfig
-    from drain_data import load_dataset
-    from signals import compute_signal
-    from signals.compare import stress_index_correlations
 
     started = time.perf_counter()
-    run_config = RunConfig.load(args.config)  # a bad config fails before any data or output
-    config = run_config.signal
+    config = RunConfig.load(args.config)  # a bad config fails before any data or output
     as_of = parse_date(args.as_of, "--as-of")
     folder = run_name(args.name, f"signal-{as_of.date()}" if as_of is not None else "signal-latest")
-
-    dataset = load_dataset()
-    if as_of is not None:
-        first, last = dataset.sessions[0], dataset.sessions[-1]
-        if as_of < first or as_of > last:
-            raise DrainError(
-                f"--as-of: no data for {as_of.date()}; the data covers {first.date()} to "
-                f"{last.date()}"
-            )
-        dataset = dataset.as_of(as_of)
-    result = compute_signal(dataset, config)
-    if result.composite.notna().sum() == 0:
-        raise DrainError(
-            f"no composite value up to {dataset.sessions[-1].date()}: the z-scores need "
-            f"{config.z_min_periods} sessions of history; choose a later --as-of"
-        )
-    evaluation = None
-    if args.evaluate:
-        from backtests.report.signal_eval import evaluate_signal
-
-        evaluation = evaluate_signal(dataset.prices, result, run_config.strategy,
-                                     run_config.backtest.lag)
-    out_dir = save_signal_run(dataset, result, config, folder, evaluation)
-    _print_summary(result, config, stress_index_correlations(dataset, result), out_dir,
-                   time.perf_counter() - started)
-    if evaluation is not None:
-        _print_evaluation(evaluation)
+    run = run_signal(config, folder, as_of=as_of, evaluate=args.evaluate)
+    _print_summary(run, config.signal, time.perf_counter() - started)
+    if run.evaluation is not None:
+        _print_evaluation(run.evaluation)
     return 0
 
 
@@ -99,28 +71,23 @@ def _fmt(value, digits: int = 2) -> str:
     return "-" if value != value else f"{value:,.{digits}f}"
 
 
-def _print_summary(result, config, comparisons, out_dir, seconds: float) -> None:
+def _print_summary(run, config, seconds: float) -> None:
+    import pandas as pd
     from rich.console import Console
     from rich.table import Table
 
-    from signals import PILLARS
+    from signals.summary import NO_COMPOSITE, latest_readings, regime_days
 
-    console = Console()
-    pillar_of = {c: p for p, names in PILLARS.items() for c in names}
-    last = result.composite.index[-1]
-    table = Table(title=f"Latest reading per component (as of {last.date()})")
+    console, result = Console(), run.result
+    table = Table(title=f"Latest reading per component (as of {result.composite.index[-1].date()})")
     for col, justify in (("component", "left"), ("pillar", "left"), ("raw", "right"),
                          ("z", "right"), ("last value on", "left"), ("weight", "right"),
                          ("gated", "left")):
         table.add_column(col, justify=justify)
-    for name in result.components.columns:
-        raw = result.components[name]
-        valid = raw.dropna()
-        table.add_row(
-            name, pillar_of.get(name, ""), _fmt(raw.iloc[-1]), _fmt(result.zscores[name].iloc[-1]),
-            str(valid.index[-1].date()) if len(valid) else "never",
-            _fmt(config.weight(name)), "yes" if name in config.gated_components else "",
-        )
+    for name, r in latest_readings(result, config).iterrows():
+        table.add_row(name, r.pillar, _fmt(r.raw), _fmt(r.z),
+                      "never" if pd.isna(r.last_value_on) else str(r.last_value_on.date()),
+                      _fmt(r.weight), "yes" if r.gated else "")
     console.print(table)
     valid = result.composite.dropna()
     latest = valid.index[-1]
@@ -135,7 +102,7 @@ def _print_summary(result, config, comparisons, out_dir, seconds: float) -> None
     for col in ("index", "composite", "levels", "4-week changes", "weeks", "sample"):
         left = col in ("index", "composite", "sample")
         corr.add_column(col, justify="left" if left else "right")
-    for row in comparisons.itertuples(index=False):
+    for row in run.comparisons.itertuples(index=False):
         sample = f"{row.first.date()} to {row.last.date()}" if row.weeks else ""
         corr.add_row(row.index, row.signal.replace("composite_", "").replace("composite", "gated"),
                      _fmt(row.level), _fmt(row.change_4w),
@@ -145,12 +112,11 @@ def _print_summary(result, config, comparisons, out_dir, seconds: float) -> None
     regimes = Table(title="Share of days in each regime")
     for col in ("regime", "days", "share"):
         regimes.add_column(col, justify="left" if col == "regime" else "right")
-    counts = result.regime.value_counts(sort=False)
-    total = int(counts.sum())
-    for regime, days in counts.items():
-        regimes.add_row(str(regime), str(int(days)), f"{days / total:.1%}" if total else "-")
-    regimes.add_row("(no composite)", str(int(result.regime.isna().sum())), "")
+    for regime, r in regime_days(result.regime).iterrows():
+        share = "" if regime == NO_COMPOSITE else "-" if r.share != r.share else f"{r.share:.1%}"
+        regimes.add_row(str(regime), str(int(r.days)), share)
     console.print(regimes)
+    out_dir = run.folder
     console.print(f"wrote {out_dir}/ (signal.csv, signal.html, signal.png, config.json"
                   f"{', signal_eval.html' if (out_dir / 'signal_eval.html').exists() else ''}) "
                   f"in {seconds:.1f}s")

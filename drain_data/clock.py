@@ -1,7 +1,7 @@
 """The clock the downloads read: the current UTC time, tz-naive.
 
 One function in one place so tests can pin it; callers use ``clock.utcnow()``, never a copy
-imported by name, so pinning it here reaches every download and every ``--since`` check.
+imported by name, so pinning it here reaches every download and every start-date check.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The arguments every download shares: the ``--since`` date and lists of ticker/series names."""
+"""The arguments every download shares: the start date and lists of ticker/series names."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from drain_core.errors import DrainError
 from drain_data import clock
 
 
-def parse_since(since: Any) -> pd.Timestamp:
-    """A ``--since`` value as a tz-naive midnight; unparsable or after today -> DrainError."""
+def parse_since(since: Any, what: str = "start date") -> pd.Timestamp:
+    """A start date as a tz-naive midnight; unparsable or after today -> DrainError, naming
+    the value as ``what`` (the CLI passes its option's name)."""
     if isinstance(since, dt.date):  # also datetime and pd.Timestamp
         stamp = pd.Timestamp(since)
     else:
@@ -22,7 +23,7 @@ def parse_since(since: Any) -> pd.Timestamp:
             stamp = pd.Timestamp(dt.date.fromisoformat(text))
         except ValueError:
             raise DrainError(
-                f"--since {text!r} is not a date; write it as YYYY-MM-DD (e.g. 2026-01-02)"
+                f"{what} {text!r} is not a date; write it as YYYY-MM-DD (e.g. 2026-01-02)"
             ) from None
     if stamp.tz is not None:
         stamp = stamp.tz_convert("UTC").tz_localize(None)
@@ -30,7 +31,7 @@ def parse_since(since: Any) -> pd.Timestamp:
     today = clock.utcnow().normalize()
     if stamp > today:
         raise DrainError(
-            f"--since {stamp.date()} is after today ({today.date()} UTC); give a past date"
+            f"{what} {stamp.date()} is after today ({today.date()} UTC); give a past date"
         )
     return stamp
 

@@ -161,7 +161,7 @@ def parse_fred_csv(name: str, body: str, since: pd.Timestamp | None = None) -> p
     if rows.empty:
         raise EmptyDownload(
             f"FRED has no observations of {name!r}{since_text(since)}; "
-            f"pick an earlier --since or check https://fred.stlouisfed.org/series/{name}"
+            f"pick an earlier start date or check https://fred.stlouisfed.org/series/{name}"
         )
     rows["series"] = rows["series"].astype("str")
     rows["date"] = rows["date"].astype("datetime64[ns]")

@@ -133,8 +133,8 @@ def _seam_warnings(known: pd.DataFrame, fetched: pd.DataFrame) -> list[str]:
         if old and abs(fresh / old - 1) > 1e-5:
             out.append(
                 f"{ticker}: closes before {first.date()} stay on an older dividend/split "
-                f"adjustment ({fresh / old - 1:+.3%} at {first.date()}); update without --since "
-                f"to refresh the whole history"
+                f"adjustment ({fresh / old - 1:+.3%} at {first.date()}); update without a start "
+                f"date to refresh the whole history"
             )
     return out
 

@@ -156,7 +156,7 @@ def _closes_from_download(
     if frame.empty or frame.dropna(how="all").empty:
         raise EmptyDownload(
             f"Yahoo returned no prices for {', '.join(symbols)}{since_text(since)}; check the "
-            f"symbol on https://finance.yahoo.com, pick an earlier --since, or try again later"
+            f"symbol on https://finance.yahoo.com, pick an earlier start date, or try again later"
         )
     columns = frame.columns
     if isinstance(columns, pd.MultiIndex):
@@ -194,7 +194,7 @@ def _closes_from_download(
         if values.empty:
             raise EmptyDownload(
                 f"Yahoo returned no prices for {symbol!r}{since_text(since)}; check the symbol "
-                f"on https://finance.yahoo.com, pick an earlier --since, or try again later"
+                f"on https://finance.yahoo.com, pick an earlier start date, or try again later"
             )
         out[symbol] = values
     return out
@@ -238,7 +238,7 @@ def fetch_prices(
         if final.empty:
             raise EmptyDownload(
                 f"Yahoo has no final close for {name!r}{since_text(start)} yet (today's bar "
-                f"is still open); pick an earlier --since or try after the close"
+                f"is still open); pick an earlier start date or try after the close"
             )
         parts.append(
             pd.DataFrame(

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from drain_core.conventions import REGIME_COLOURS
 from signals.composite import SignalResult
 
-REGIME_COLOURS = {"abundant": "#2ca02c", "draining": "#ff7f0e", "scarce": "#d62728"}
 PLOT_START = "2014-01-01"
 
 

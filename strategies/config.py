@@ -56,11 +56,12 @@ DEFAULT_BASKETS: FrozenDict = FrozenDict({
     "cash_flow": ("MU", "SNDK", "NVDA", "AVGO", "TSM", "SMH", "QUAL", "VLUE", "XLE", "BRK-B"),
 })
 # long_only_tilt: share of equity per regime in (cash-flow basket, speculative basket, SPY).
-DEFAULT_TILT: FrozenDict = FrozenDict({
-    "abundant": (0.0, 0.3, 0.7),
-    "draining": (0.5, 0.0, 0.5),
-    "scarce": (0.6, 0.0, 0.0),
-})
+# In the order of REGIMES: abundant, draining, scarce.
+DEFAULT_TILT: FrozenDict = FrozenDict(zip(REGIMES, (
+    (0.0, 0.3, 0.7),
+    (0.5, 0.0, 0.5),
+    (0.6, 0.0, 0.0),
+), strict=True))
 
 
 @dataclass(frozen=True)

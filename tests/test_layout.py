@@ -78,20 +78,56 @@ def _code_constants(path: Path) -> list[tuple[int, object]]:
 
 
 def _string_tuples(path: Path) -> list[tuple[int, tuple]]:
-    return [(node.lineno, tuple(e.value for e in node.elts))
-            for node in ast.walk(ast.parse(path.read_text()))
-            if isinstance(node, ast.Tuple | ast.List) and node.elts
-            and all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts)]
+    """Every tuple, list or set of string literals in ``path``, and every dict's string keys."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Tuple | ast.List | ast.Set):
+            items = node.elts
+        elif isinstance(node, ast.Dict):
+            items = [key for key in node.keys if key is not None]  # None: a ``**`` unpacking
+        else:
+            continue
+        strings = tuple(e.value for e in items
+                        if isinstance(e, ast.Constant) and isinstance(e.value, str))
+        if strings and (isinstance(node, ast.Dict) or len(strings) == len(items)):
+            out.append((node.lineno, strings))
+    return out
+
+
+FLAG = re.compile(r"(?<![\w-])--(start|end|since|as-of|sample|grid|name|config|tickers|series|n"
+                  r"|workers|scheduler)(?![\w-])")
+# A fix spelled as a whole command ("fetch it with 'drain data update --tickers X'") may name
+# its options: from 'drain <subcommand>' to the end of that clause.
+COMMAND = re.compile(r"\bdrain (data update|data show|signal|backtest|report|tune|placebo|thesis)"
+                     r"\b[^;'\"`]*")
+
+
+def _names_an_option(text: str) -> bool:
+    return (FLAG.search(COMMAND.sub("", text)) is not None
+            and not re.fullmatch(r"--[a-z-]+", text))  # an option alone, put into a command
 
 
 def test_no_library_module_names_a_cli_option():
-    flag = re.compile(r"(?<![\w-])--(start|end|sample|grid|name|config|tickers|series)\b")
     hits = [f"{path.relative_to(ROOT)}:{line}" for name, path in _modules()
             if not name.startswith("drain_cli")
             for line, value in _code_constants(path)
-            if isinstance(value, str) and flag.search(value) and "drain " not in value
-            and not re.fullmatch(r"--[a-z-]+", value)]  # an option spelling a 'drain ...' fix
+            if isinstance(value, str) and _names_an_option(value)]
     assert hits == []
+
+
+@pytest.mark.parametrize(("text", "names"), [
+    ("pick an earlier --since or try later", True),
+    ("drain regimes hold; widen --start/--end", True),
+    ("drain backtest failed; pick another --as-of", True),
+    ("give --n 100 or more", True),
+    ("fetch it with 'drain data update --tickers ", False),
+    ("Run it: drain backtest --config best.toml", False),
+    ("--tickers", False),
+    ("pick an earlier start date", False),
+    ("the --n-jobs of joblib", False),
+])
+def test_the_option_checker(text, names):
+    assert _names_an_option(text) is names
 
 
 @pytest.mark.parametrize(("number", "what"), [(252, "the annualisation"), (360, "the day count")])
@@ -111,3 +147,11 @@ def test_regime_names_are_written_once():
             for line, names in _string_tuples(path)
             if set(names) >= set(REGIMES)]
     assert hits == []
+
+
+def test_the_checker_sees_regime_names_as_dict_keys(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("COLOURS = {'abundant': 1, 'draining': 2, 'scarce': 3, **{}}\n"
+                     "NAMES = ['abundant', 'draining', 'scarce']\n")
+    assert [names for _, names in _string_tuples(probe)] == [
+        ("abundant", "draining", "scarce"), ("abundant", "draining", "scarce")]

@@ -18,6 +18,7 @@ from drain_data.calendar import nyse_sessions
 from drain_data.releases import issuance_available_at
 from drain_data.store import Dataset
 from signals import COMPONENTS, REGIMES, SignalConfig, SignalResult, compute_signal
+from signals.as_of import signal_as_of
 from signals.components import capex_frame, issuance, sofr_iorb
 from signals.transforms import (
     expanding_zscore,
@@ -257,6 +258,17 @@ def test_result_shape_and_types(dataset, result):
 def test_no_sessions_gives_empty_result(dataset):
     empty = compute_signal(dataset.as_of("2013-12-31"))
     assert len(empty.composite) == 0 and empty.to_frame().shape[0] == 0
+
+
+def test_signal_as_of_refuses_a_date_outside_the_data_or_without_a_composite(dataset):
+    with pytest.raises(DrainError, match="no data for 2010-05-03; the data covers 2014-01-02 to"):
+        signal_as_of(dataset, SignalConfig(), pd.Timestamp("2010-05-03"))
+    long_warm_up = SignalConfig().replace(z_min_periods=5000)
+    with pytest.raises(DrainError, match="no composite value up to 2014-06-02: the z-scores "
+                                         "need 5000 sessions of history; choose a later date"):
+        signal_as_of(dataset, long_warm_up, pd.Timestamp("2014-06-02"))
+    known, result = signal_as_of(dataset, SignalConfig(), pd.Timestamp("2025-11-28"))
+    assert known.sessions[-1] == result.composite.index[-1] == pd.Timestamp("2025-11-28")
 
 
 def test_gate_changes_only_depleted_days(result):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-REGIME_COLOURS = {"abundant": "#2ca02c", "draining": "#ff7f0e", "scarce": "#d62728"}
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf",
            "#7f7f7f")
 

@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from backtests.stats.econometrics import conditional_means
-from drain_core.conventions import REGIMES
+from drain_core.conventions import DRAIN_REGIMES, REGIMES
 from thesis.betas import drain_betas
 from thesis.charts import PALETTE, bars_with_ci, styled
 from thesis.claims import FunctionClaim, register
@@ -25,8 +25,7 @@ CLAIM = ("In drain regimes the speculative basket does worst and the cash-flow b
          "than in abundant ones, and rises with the drain composite.")
 COUNTER = False
 register(FunctionClaim(KEY, TITLE, CLAIM, COUNTER, lambda inputs: run(inputs)))
-GROUPS = {"abundant": ("abundant",), "draining": ("draining",), "scarce": ("scarce",),
-          "drain": ("draining", "scarce")}
+GROUPS = {**{name: (name,) for name in REGIMES}, "drain": DRAIN_REGIMES}
 CONTRAST = "drain - abundant"
 
 

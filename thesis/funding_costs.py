@@ -16,9 +16,9 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from backtests.stats.econometrics import group_difference, regime_means
-from drain_core.conventions import DRAIN_REGIMES, REGIMES
+from drain_core.conventions import DRAIN_REGIMES, REGIME_COLOURS, REGIMES
 from drain_core.errors import DrainError
-from thesis.charts import REGIME_COLOURS, panels, styled
+from thesis.charts import panels, styled
 from thesis.claims import FunctionClaim, register
 from thesis.inputs import ThesisInputs
 from thesis.result import ClaimResult, InsufficientData, missing_subtest, subtest

@@ -16,12 +16,20 @@ from pathlib import Path
 import pandas as pd
 import plotly.graph_objects as go
 
+from drain_core.conventions import REGIME_COLOURS, REGIMES
 from drain_core.pages import figure_div, write_page
 from signals.plots import regime_runs
 
-REGIME_SHADES = {"abundant": "rgba(44,160,44,0.10)", "draining": "rgba(255,127,14,0.14)",
-                 "scarce": "rgba(214,39,40,0.14)"}
-REGIME_LEGEND = {"abundant": "#2ca02c", "draining": "#ff7f0e", "scarce": "#d62728"}
+
+def _rgba(colour: str, alpha: float) -> str:
+    """``#rrggbb`` as plotly's ``rgba(r,g,b,alpha)``."""
+    red, green, blue = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({red},{green},{blue},{alpha:.2f})"
+
+
+# the regime colours, faint, behind the data (the abundant regime fainter still)
+REGIME_SHADES = {name: _rgba(REGIME_COLOURS[name], alpha)
+                 for name, alpha in zip(REGIMES, (0.10, 0.14, 0.14), strict=True)}
 # one colour per series on the whole page (never two series sharing one)
 FIXED_COLOURS = {"strategy": "#111111", "SPY": "#1f77b4", "60/40": "#9467bd",
                  "composite": "#e377c2", "spread": "#17becf", "gross": "#2ca02c",
@@ -87,7 +95,7 @@ def regime_html(regimes: dict[str, dict[str, float]]) -> str:
         cells = "".join(
             f"<td>{_fmt(row.get(k), kind)}<br><span class='ci'>[{_fmt(row.get(k + '_low'), kind)}"
             f", {_fmt(row.get(k + '_high'), kind)}]</span></td>" for _, k, kind in REGIME_COLUMNS)
-        rows.append(f"<tr><td><span style='color:{REGIME_LEGEND.get(regime, '#444')}'>&#9632;"
+        rows.append(f"<tr><td><span style='color:{REGIME_COLOURS.get(regime, '#444')}'>&#9632;"
                     f"</span> {html.escape(regime)}</td>{cells}</tr>")
     return f"<table><tr><th>regime</th>{head}</tr>{''.join(rows)}</table>"
 
@@ -100,7 +108,7 @@ def _shade(fig: go.Figure, regime: pd.Series) -> None:
                "line": {"width": 0}, "layer": "below"}
               for first, last, name in regime_runs(regime.dropna())]
     fig.update_layout(shapes=[*fig.layout.shapes, *shades])  # one update: add_vrect is slow
-    for name, colour in REGIME_LEGEND.items():
+    for name, colour in REGIME_COLOURS.items():
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=f"regime: {name}",
                                  marker={"color": colour, "symbol": "square", "size": 11,
                                          "opacity": 0.35}, hoverinfo="skip"))

@@ -31,11 +31,13 @@ import pandas as pd
 
 from backtests.report.data_notes import describe, ended_tickers
 from backtests.report.integrity import checked_manifest, file_checksums
+from backtests.report.runs_index import update_index
 from backtests.report.tearsheet import write_tearsheet
 from backtests.stats.performance import excess, summary
 from backtests.stats.regimes import REPS, regime_at_previous_close, regime_tables
 from drain_core.errors import DrainError
 from drain_core.fs import OWNER_FILE, claim, remove_stale_temp_dirs
+from drain_core.paths import atomic_run_dir, reports_root
 from drain_core.tomlfile import write_toml
 
 if TYPE_CHECKING:
@@ -168,6 +170,19 @@ def save_run(run: PipelineResult, run_dir: Path, *, name: str, argv: list[str],
     (run_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
     build_reports(run_dir, tearsheets, self_contained=self_contained)
     return run_dir
+
+
+def save_backtest_run(run: PipelineResult, name: str, *, argv: list[str],
+                      tearsheets: Executor | None = None,
+                      self_contained: bool = False) -> tuple[Path, dict[str, dict[str, float]]]:
+    """Write ``reports/<name>/`` atomically (``save_run``), refresh the runs index, and return
+    the folder and its statistics (``run_stats``, read back from the saved files)."""
+    with atomic_run_dir(name) as tmp:
+        save_run(run, tmp, name=name, argv=argv, tearsheets=tearsheets,
+                 self_contained=self_contained)
+        stats = run_stats(tmp)
+    update_index(reports_root())
+    return reports_root() / name, stats
 
 
 def _read(run_dir: Path, file: str) -> pd.DataFrame:

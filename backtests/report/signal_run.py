@@ -4,14 +4,58 @@ signal tearsheet.
 ``signal.csv`` (composite, components, z-scores, regimes), ``signal.html`` (plotly, loading the
 shared plotly.js), ``signal.png`` (matplotlib), ``config.json`` (as-of date, data fingerprint,
 the [signal] settings) and, with an evaluation, ``signal_eval.html`` / ``signal_eval.json``.
+``run_signal`` is the whole of ``drain signal`` but its printing.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from drain_core.paths import atomic_run_dir, reports_root
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from backtests.report.signal_eval import SignalEvaluation
+    from backtests.run.config import RunConfig
+    from drain_data.store import Dataset
+    from signals.composite import SignalResult
+
+
+@dataclass(frozen=True)
+class SignalRun:
+    """A saved ``drain signal`` run: the data as known at its last close, the signal, its
+    correlations with published stress indices, the evaluation (if asked) and the folder."""
+
+    dataset: Dataset
+    result: SignalResult
+    comparisons: pd.DataFrame
+    evaluation: SignalEvaluation | None
+    folder: Path
+
+
+def run_signal(config: RunConfig, name: str, *, as_of: pd.Timestamp | None = None,
+               evaluate: bool = False, dataset: Dataset | None = None) -> SignalRun:
+    """The signal on ``dataset`` (the snapshot and cache when None) as known at the close of
+    ``as_of`` (``signals.as_of.signal_as_of``), evaluated against forward returns when
+    ``evaluate``, saved as the run folder ``name``."""
+    from drain_data import load_dataset
+    from signals.as_of import signal_as_of
+    from signals.compare import stress_index_correlations
+
+    known, result = signal_as_of(load_dataset() if dataset is None else dataset,
+                                 config.signal, as_of)
+    evaluation = None
+    if evaluate:
+        from backtests.report.signal_eval import evaluate_signal
+
+        evaluation = evaluate_signal(known.prices, result, config.strategy, config.backtest.lag)
+    folder = save_signal_run(known, result, config.signal, name, evaluation)
+    return SignalRun(known, result, stress_index_correlations(known, result), evaluation,
+                     folder)
 
 
 def save_signal_run(dataset, result, config, name: str, evaluation=None) -> Path:

@@ -192,8 +192,10 @@ class _Sheet:
                 rows = [r for r in EXCESS_ROWS if r in table.index and r in over.index]
                 table.loc[rows] = over.loc[rows]
                 if "Risk-Free Rate" in table.index:
+                    from backtests.stats.performance import cagr
+
                     cash = self.cash.reindex(returns.index).fillna(0.0)
-                    rate = (1.0 + cash).prod() ** (PERIODS_PER_YEAR / max(len(cash), 1)) - 1.0
+                    rate = cagr(cash) if len(cash) else 0.0
                     table.loc["Risk-Free Rate"] = f"{rate:.1%}"
             if benchmark is not None and "Information Ratio" in table.index:
                 from backtests.stats.performance import information_ratio

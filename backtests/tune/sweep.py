@@ -236,8 +236,9 @@ class SweepResult:
 def _distinct(configs: Iterator[Any] | list[Any]) -> tuple[list[Any], np.ndarray]:
     """Distinct configs by value (first-seen order) and each input's position among them.
 
-    Hashable configs are keyed by themselves, others by their ``repr`` (computed once per
-    object: ``id`` serves only as a memo while ``configs`` keeps the objects alive)."""
+    Configs are keyed by themselves (hashable), each object hashed once: ``id`` serves only as
+    a memo while ``configs`` keeps the objects alive (combinations share their config objects,
+    and hashing a config per combination is several times slower)."""
     keys: dict[Any, int] = {}
     memo: dict[int, int] = {}
     distinct: list[Any] = []
@@ -246,14 +247,9 @@ def _distinct(configs: Iterator[Any] | list[Any]) -> tuple[list[Any], np.ndarray
     for config in held:
         number = memo.get(id(config))
         if number is None:
-            try:
-                key: Any = (type(config), hash(config), config)
-            except TypeError:  # a config holding dicts: its repr names every value
-                key = (type(config), repr(config))
-            number = keys.setdefault(key, len(distinct))
+            number = memo[id(config)] = keys.setdefault(config, len(distinct))
             if number == len(distinct):
                 distinct.append(config)
-            memo[id(config)] = number
         positions.append(number)
     return distinct, np.asarray(positions, dtype=np.int64)
 
