@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from drain_cli.args import parse_date, run_name
+from drain_cli.args import load_config, parse_date, run_name
 from drain_core.errors import DrainError
 
 
@@ -37,13 +37,12 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from backtests.report.signal_run import save_signal_run
-    from backtests.run.config import RunConfig
     from drain_data import load_dataset
     from signals import compute_signal
     from signals.compare import stress_index_correlations
 
     started = time.perf_counter()
-    run_config = RunConfig.load(args.config)  # a bad config fails before any data or output
+    run_config = load_config(args.config).run  # a bad config fails before any data or output
     config = run_config.signal
     as_of = parse_date(args.as_of, "--as-of")
     folder = run_name(args.name, f"signal-{as_of.date()}" if as_of is not None else "signal-latest")
