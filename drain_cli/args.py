@@ -1,13 +1,45 @@
-"""Checks shared by the subcommands' options: dates and run-folder names, as one-line errors."""
+"""Checks shared by the subcommands' options: the config file, dates and run-folder names, as
+one-line errors."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from drain_core.errors import DrainError
 
 if TYPE_CHECKING:  # pandas is imported on use: the CLI starts before its heavy imports
     import pandas as pd
+
+    from backtests.run.config import RunConfig
+    from backtests.tune.config import TuneConfig
+    from thesis.config import ThesisConfig
+
+
+@dataclass(frozen=True)
+class CommandConfig:
+    """Every section of one config file, typed, and the file it was read from."""
+
+    path: Path
+    run: RunConfig  # [signal], [strategy], [backtest]
+    tune: TuneConfig  # the file's [tune] over the shipped one
+    thesis: ThesisConfig
+
+
+def load_config(path: str | None, default: Path | None = None) -> CommandConfig:
+    """The config file ``path`` (``default``, else the shipped ``default.toml``, when None),
+    every known section checked, keys and types included, whichever command reads it: a typo
+    in a section this command does not use is refused as the command that uses it would."""
+    from backtests.run.config import RunConfig
+    from backtests.tune.config import TuneConfig
+    from drain_core.config import read_config
+    from thesis import ThesisConfig
+
+    document = read_config(path, default)
+    return CommandConfig(path=document.path, run=RunConfig.from_dict(document.sections),
+                         tune=TuneConfig.load(document.section("tune")),
+                         thesis=ThesisConfig.from_dict(document.section("thesis")))
 
 
 def parse_date(text: str | None, option: str) -> pd.Timestamp | None:

@@ -33,10 +33,10 @@ def run(args: argparse.Namespace) -> int:
     the tearsheet's libraries while this process imports vectorbt; it draws the tearsheet while
     this process writes the other reports.
     """
-    from backtests.run.config import RunConfig
+    from drain_cli.args import load_config
     from drain_cli.sidecar import Sidecar
 
-    config = RunConfig.load(args.config)  # a bad config fails before any process or data
+    config = load_config(args.config).run  # a bad config fails before any process or data
     if args.strategy:
         config = config.replace(strategy=config.strategy.replace(variant=args.strategy))
     with Sidecar() as sidecar:

@@ -39,13 +39,12 @@ def run(args: argparse.Namespace) -> int:
     ``--scheduler`` or ``$DRAIN_DASK_SCHEDULER``), write the run folder, print the table."""
     from backtests.report.placebo_page import placebo_report
     from backtests.report.runs_index import update_index
-    from backtests.run.config import RunConfig
     from backtests.tune.executor import open_executor
-    from drain_cli.args import parse_date, run_name
+    from drain_cli.args import load_config, parse_date, run_name
     from drain_core.errors import DrainError
     from drain_core.paths import reports_root
 
-    config = RunConfig.load(args.config)
+    config = load_config(args.config).run
     for option, value in (("--start", args.start), ("--end", args.end)):
         parse_date(value, option)
     if args.n < 1:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from drain_cli.args import parse_date, run_name
+from drain_cli.args import load_config, parse_date, run_name
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,10 +36,9 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from backtests.report.signal_run import run_signal
-    from backtests.run.config import RunConfig
 
     started = time.perf_counter()
-    config = RunConfig.load(args.config)  # a bad config fails before any data or output
+    config = load_config(args.config).run  # a bad config fails before any data or output
     as_of = parse_date(args.as_of, "--as-of")
     folder = run_name(args.name, f"signal-{as_of.date()}" if as_of is not None else "signal-latest")
     run = run_signal(config, folder, as_of=as_of, evaluate=args.evaluate)

@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from drain_cli.args import parse_date, parse_date_range, run_name
+from drain_cli.args import load_config, parse_date, parse_date_range, run_name
 from drain_core.errors import DrainError
 
 VERDICT_STYLE = {"supported": "green", "mixed": "yellow", "not supported": "red",
@@ -40,23 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="no progress display (it shows only on a terminal anyway)")
 
 
-def _config_path(path: str | None) -> Path:
-    from drain_core.configs import default_config_path
-
-    if path:
-        return Path(path)
-    return default_config_path()
-
-
 def _configs(args: argparse.Namespace):
-    from backtests.run.config import RunConfig
-    from drain_core.config import read_config
-    from thesis import ThesisConfig
-
-    document = read_config(_config_path(args.config))  # checked as every command checks it
-    run = RunConfig.from_dict(document)
-    signal, strategy = run.signal, run.strategy
-    thesis = ThesisConfig.from_dict(document.get("thesis", {}))
+    config = load_config(args.config)  # every section checked, as every command checks it
+    thesis = config.thesis
     changes = {}
     if args.depletion_date is not None:
         changes["depletion_date"] = str(parse_date(args.depletion_date, "--depletion-date").date())
@@ -66,7 +52,7 @@ def _configs(args: argparse.Namespace):
         if args.reps < 1:
             raise DrainError(f"--reps must be at least 1, got {args.reps}")
         changes["bootstrap_reps"] = args.reps
-    return signal, strategy, thesis.replace(**changes) if changes else thesis
+    return config, thesis.replace(**changes) if changes else thesis
 
 
 def run(args: argparse.Namespace) -> int:
@@ -77,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from thesis import run_thesis, save_thesis_run
 
     started = time.perf_counter()
-    signal, strategy, thesis = _configs(args)  # a bad config fails before any work
+    config, thesis = _configs(args)  # a bad config fails before any work
     start, end = parse_date_range(args.start, args.end)
     name = run_name(args.name, None)
     dataset = load_dataset()
@@ -93,11 +79,12 @@ def run(args: argparse.Namespace) -> int:
         def on_claim(claim) -> None:
             progress.update(task, description=f"claim: {claim.title}", advance=1)
 
-        result = run_thesis(dataset, signal_config=signal, strategy=strategy, config=thesis,
+        result = run_thesis(dataset, signal_config=config.run.signal,
+                            strategy=config.run.strategy, config=thesis,
                             start=start, end=end, on_claim=on_claim)
         progress.update(task, description="writing the report", advance=1)
         folder = save_thesis_run(result, name, command="drain thesis",
-                                 config_file=str(_config_path(args.config)))
+                                 config_file=str(config.path))
     _print_summary(result, folder, time.perf_counter() - started)
     return 0
 

@@ -51,15 +51,16 @@ def run(args: argparse.Namespace) -> int:
     while this one computes the other statistics and pages."""
     from backtests.report.tearsheet import import_plotting
     from backtests.tune.analysis import import_reference_engine
-    from backtests.tune.config import load_tune_settings
-    from drain_cli.args import parse_date, run_name
+    from drain_cli.args import load_config, parse_date, run_name
     from drain_cli.sidecar import Sidecar
+    from drain_core.configs import tune_config_path
 
     if args.unseal is not None:
         return _unseal(args)
     start = parse_date(args.start, "--start")
     end = parse_date(args.end, "--end")
-    config, tune = load_tune_settings(args.config)
+    loaded = load_config(args.config, tune_config_path())
+    config, tune = loaded.run, loaded.tune
     grid = tune.grid(args.grid)
     name = run_name(args.name, f"tune-{grid.name}-{datetime.now():%Y%m%d-%H%M%S}")
     with Sidecar() as sidecar:

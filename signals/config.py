@@ -257,7 +257,7 @@ class SignalConfig:
         """Read ``[section]`` of a TOML file (defaults for everything it does not set)."""
         from drain_core.config import read_config
 
-        node: Any = read_config(path)  # a missing or malformed file is a one-line DrainError
+        node: Any = read_config(path).sections  # a missing or malformed file: a DrainError
         for part in section.split("."):
             node = require_table(section, node).get(part, {})
         return cls.from_dict(node, section=section)

@@ -148,7 +148,7 @@ class StrategyConfig:
         """Load the ``[strategy]`` section of a TOML file (defaults when absent)."""
         from drain_core.config import read_config
 
-        return cls.from_dict(read_config(path).get(section, {}), section)
+        return cls.from_dict(read_config(path).section(section), section)
 
     def to_dict(self) -> dict[str, Any]:
         """A TOML-friendly dict that ``from_dict`` reads back to an equal config (the baskets

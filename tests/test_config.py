@@ -111,10 +111,98 @@ def test_messages_name_the_key_the_expectation_and_the_value(tmp_path, text, mes
     assert str(err.value) == message
 
 
-def test_tune_and_thesis_sections_pass_through_untouched(tmp_path):
+def test_run_config_reads_only_its_sections_of_a_file(tmp_path):
     path = tmp_path / "c.toml"
     path.write_text("[tune]\nanything = 1\n[thesis]\nhorizn = 5\n[strategy]\nleg_size = 0.3\n")
-    assert RunConfig.load(path).strategy.leg_size == 0.3  # their owners check those sections
+    assert RunConfig.load(path).strategy.leg_size == 0.3  # the commands check the others
+
+
+# --- every command checks every section of its file -------------------------------------------
+
+COMMANDS = ("signal", "backtest", "placebo", "thesis", "tune")
+# A mistake each command finds soon after its config: were the config not checked, the test
+# would fail fast on this message instead of running the whole command.
+LATER_MISTAKE = {"signal": ["--as-of", "1990-01-02"], "backtest": ["--end", "2001-01-01"],
+                 "placebo": ["--n", "0"], "thesis": ["--end", "2010-01-01"],
+                 "tune": ["--grid", "nope"]}
+THESIS_TYPO = ("[thesis]\nbootstrap_repz = 10\n",
+               "unknown key thesis.bootstrap_repz (did you mean 'bootstrap_reps'?); known keys: "
+               "block_sessions, bootstrap_reps, break_date, break_trim, capex_forward, "
+               "capex_min_history, depletion_after_above_bn, depletion_below_bn, depletion_date, "
+               "depletion_median_sessions, event_estimation, event_gap, event_model, event_post, "
+               "event_pre, horizon, max_lag_weeks, min_events, min_sessions, min_weeks, "
+               "rolling_window, seed, stress_quantile")
+TUNE_KEYS = ("known keys: bootstrap_reps, cap, chunk_size, grid, grids, holdout_from, "
+             "keep_per_window, keep_returns, pbo_blocks, pbo_max_configs, select_by, "
+             "spa_max_models, spa_reps, walkforward")
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("text, message", [
+    THESIS_TYPO,
+    ("[tune]\nbogus = 1\n", f"unknown key tune.bogus; {TUNE_KEYS}"),  # nothing close to it
+    ("[tune]\nspa_rep = 10\n", f"unknown key tune.spa_rep (did you mean 'spa_reps'?); {TUNE_KEYS}"),
+    ("[tune.walkforward]\nembargo = 'x'\n", "tune.walkforward.embargo must be"),
+    ("[thesis]\nhorizon = 0\n", "thesis.horizon must be a whole number >= 1"),
+], ids=["thesis-typo", "tune-bogus", "tune-typo", "walkforward-type", "thesis-range"])
+def test_every_command_refuses_a_mistake_in_a_section_it_does_not_use(
+        tmp_path, capsys, command, text, message):
+    from drain_cli.main import main
+
+    path = tmp_path / "typo.toml"
+    path.write_text("[strategy]\nleg_size = 0.3\n" + text)
+    assert main([command, "--config", str(path), *LATER_MISTAKE[command]]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith(f"drain: error: {message}"), err
+    reports = tmp_path / "reports"
+    assert not reports.exists() or not any(reports.iterdir())
+
+
+def _stop_after_config(monkeypatch) -> list:
+    """Make every command stop right after reading its config; returns what each one read."""
+    import drain_cli.args
+    import drain_cli.signal_cmd
+    import drain_cli.thesis_cmd
+
+    read, real = [], drain_cli.args.load_config
+
+    def spy(*args, **kwargs):
+        read.append(real(*args, **kwargs))
+        raise DrainError("config read")
+
+    for module in (drain_cli.args, drain_cli.signal_cmd, drain_cli.thesis_cmd):
+        monkeypatch.setattr(module, "load_config", spy)
+    return read
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("shipped", ["default", "tune"])
+def test_the_shipped_configs_load_in_every_command(monkeypatch, capsys, command, shipped):
+    from backtests.tune.config import TuneConfig
+    from drain_cli.main import main
+    from drain_core.configs import shipped_config
+    from thesis import ThesisConfig
+
+    read = _stop_after_config(monkeypatch)
+    path = shipped_config(shipped)
+    assert main([command, "--config", str(path)]) == 2
+    assert capsys.readouterr().err.strip() == "drain: error: config read"
+    (config,) = read
+    assert config.path == path
+    assert (config.run, config.tune, config.thesis) == (RunConfig(), TuneConfig.load({}),
+                                                        ThesisConfig())
+
+
+@pytest.mark.parametrize("command, default", [
+    ("signal", "default"), ("backtest", "default"), ("placebo", "default"),
+    ("thesis", "default"), ("tune", "tune")])
+def test_each_command_finds_its_default_config_in_one_place(monkeypatch, command, default):
+    from drain_cli.main import main
+    from drain_core.configs import shipped_config
+
+    read = _stop_after_config(monkeypatch)
+    assert main([command]) == 2
+    assert [config.path for config in read] == [shipped_config(default)]
 
 
 def test_lag_must_stay_below_the_windows_the_book_reads():

@@ -100,7 +100,7 @@ class ThesisConfig:
         """Read the optional ``[thesis]`` section of a TOML file (defaults when absent)."""
         from drain_core.config import read_config
 
-        return cls.from_dict(read_config(path).get(section, {}), section)
+        return cls.from_dict(read_config(path).section(section), section)
 
     def replace(self, **changes: Any) -> ThesisConfig:
         """A copy with some fields changed (validated again)."""

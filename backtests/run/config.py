@@ -1,9 +1,10 @@
 """``RunConfig``: the [signal], [strategy] and [backtest] sections of one config file, typed.
 
-``RunConfig.load(path)`` is how every command reads a config file: ``read_config`` refuses an
+``RunConfig.load(path)`` reads these three sections of a config file: ``read_config`` refuses an
 unknown or malformed section, each section's typed config refuses unknown keys and values of
 the wrong type or range, and the rules joining sections are checked here, all before any data
-is loaded. [tune] and [thesis] pass through untouched for the commands that read them.
+is loaded. [tune] and [thesis] are left to their own typed configs (the commands build every
+section of a file: ``drain_cli.args.load_config``).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ class RunConfig:
     @classmethod
     def load(cls, path: str | Path | None = None) -> RunConfig:
         """Read a TOML file (the shipped default when ``path`` is None)."""
-        return cls.from_dict(read_config(path))
+        return cls.from_dict(read_config(path).sections)
 
     def to_dict(self) -> dict[str, Any]:
         """A TOML-friendly dict; ``RunConfig.from_dict(c.to_dict()) == c``."""

@@ -141,7 +141,7 @@ class BacktestConfig:
         """Load the ``[backtest]`` section of a TOML file (defaults when absent)."""
         from drain_core.config import read_config
 
-        return cls.from_dict(read_config(path).get(section, {}), section)
+        return cls.from_dict(read_config(path).section(section), section)
 
 
 def _plain(value: Any) -> Any:

@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import difflib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
-from backtests.run.config import RunConfig
 from backtests.tune.grid import Grid, grid_from_table, resolve_grid_name
 from backtests.tune.walkforward import WalkForwardConfig
 from drain_core.configs import tune_config_path
 from drain_core.errors import DrainError
-from drain_core.schema import conform, require_table, whole
+from drain_core.schema import conform, reject_unknown, require_table, whole
 from drain_core.tomlfile import read_toml
 
 # Caps, each with the reason a bigger request is refused rather than attempted:
@@ -154,17 +151,4 @@ class TuneConfig:
 
 def _reject_unknown(values: dict[str, Any]) -> None:
     known = [f.name for f in dataclasses.fields(TuneConfig) if f.name != "grids"]
-    known += ["grid", "grids"]
-    for key in values:
-        if key not in known:
-            close = difflib.get_close_matches(key, known, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise DrainError(f"unknown key tune.{key}{hint}; known keys: "
-                             f"{', '.join(sorted(known))}")
-
-
-def load_tune_settings(path: str | Path | None) -> tuple[RunConfig, TuneConfig]:
-    """The base run configuration and the ``[tune]`` settings of a TOML file (code defaults
-    for the base, the shipped ``[tune]`` for what the file lacks, when ``path`` is None)."""
-    document = read_toml(path) if path else {}
-    return RunConfig.from_dict(document), TuneConfig.load(document.get("tune", {}))
+    reject_unknown("tune", values, [*known, "grid", "grids"])
