@@ -230,6 +230,30 @@ def test_embedded_data_placebo_run_folder_and_actual_match_the_pipeline(tmp_path
     np.testing.assert_allclose(actual, expected, atol=1e-6, rtol=0)
 
 
+def test_placebo_page_notes_the_tickers_whose_data_ends_in_the_actual_run(tmp_path):
+    """A window across the crypto data's end (2025-12-31): the actual run's data notes are
+    those of ``drain backtest`` over the same window, and they match its held weights."""
+    import json
+
+    from backtests.report.data_notes import data_notes
+    from backtests.report.placebo_page import placebo_report
+    from backtests.run.config import RunConfig
+    from backtests.run.pipeline import run_pipeline
+    from tests.runs_kit import check_ended_tickers
+
+    window = {"start": "2025-06-02", "end": "2026-03-31"}
+    _, folder = placebo_report(RunConfig(), "pl", kind="baskets", n=2, **window)
+    saved = json.loads((folder / "placebo.json").read_text())
+    run = run_pipeline(RunConfig(), **window)
+    assert saved["ended_tickers"] == data_notes(run.prices, run.result.weights)["ended_tickers"]
+    assert {"BTC-USD", "ETH-USD"} <= {r["ticker"] for r in saved["ended_tickers"]}
+    weights = run.result.weights.set_axis(run.result.weights.index.strftime("%Y-%m-%d"))
+    check_ended_tickers(saved["ended_tickers"], weights)
+    page = (folder / "placebo.html").read_text()
+    assert "<h2>Data notes</h2>" in page and saved["data_notes"][0] in page
+    assert saved["data_notes"][0].startswith("BTC-USD: price data ends 2025-12-31")
+
+
 def test_cli_rejects_a_bad_count_in_one_line(capsys):
     from drain_cli.main import main
 

@@ -126,6 +126,37 @@ def test_the_choice_is_recorded_before_the_look_and_unsealed_once(sealed_runs, m
     assert reports_root() == real.parent
 
 
+def test_the_holdout_notes_the_tickers_whose_data_ends_in_it(tmp_path):
+    """A sealed run (its folder written by hand) whose holdout spans the crypto data's end
+    (2025-12-31), chosen the default configuration, whose speculative basket holds BTC-USD:
+    holdout.json and holdout.html name the stale sessions its held weights give."""
+    from backtests.report.data_notes import data_notes
+    from backtests.tune.holdout import evaluate_holdout
+    from drain_core.tomlfile import write_toml
+    from tests.runs_kit import check_ended_tickers
+
+    chosen, start = RunConfig(), "2025-10-01"
+    folder = tmp_path / "sealed"
+    folder.mkdir()
+    write_toml(chosen.to_dict(), folder / "best.toml")
+    (folder / "manifest.json").write_text(json.dumps({
+        "kind": "tune", "chosen_config_sha256": config_hash(chosen),
+        "holdout": {"from": start, "sealed": True, "unsealed_at": None}}))
+    dataset = load_dataset(end="2026-03-31")
+    record = unseal_run(folder, dataset)
+    saved = json.loads((folder / "holdout.json").read_text())
+    assert saved["ended_tickers"] == record["ended_tickers"]
+    result = evaluate_holdout(chosen, dataset, pd.Timestamp(start))
+    assert record["ended_tickers"] == data_notes(result.prices, result.weights)["ended_tickers"]
+    btc = next(r for r in record["ended_tickers"] if r["ticker"] == "BTC-USD")
+    assert btc["last_price"] == "2025-12-31" and btc["stale_sessions"] > 0
+    check_ended_tickers(record["ended_tickers"],
+                        result.weights.set_axis(result.weights.index.strftime("%Y-%m-%d")))
+    page = (folder / "holdout.html").read_text()
+    assert "<h2>Data notes</h2>" in page
+    assert all(note in page for note in saved["data_notes"])
+
+
 def test_a_changed_best_toml_is_refused(sealed_runs, tmp_path):
     dataset, (_, altered) = sealed_runs
     best = altered / "best.toml"

@@ -3,12 +3,21 @@
 The engine values a position at the last real price carried forward, and the strategy cannot
 target a ticker without a real price, so a position still held when its data ends books zero
 return until the next rebalance closes it at that last price. ``ended_tickers`` finds those
-tickers and says, from the weights held and the prices, which dates and weights were affected.
+tickers and says, from the weights held and the prices, which dates and weights were affected;
+``data_notes`` is the pair of fields every run folder records (``drain backtest``'s manifest,
+``drain tune --unseal``'s holdout, ``drain placebo``'s actual run), and ``prepared_run_notes``
+finds the weights of a prepared run through the vectorbt engine when a traded ticker ends.
 """
 
 from __future__ import annotations
 
+import html
+from typing import TYPE_CHECKING
+
 import pandas as pd
+
+if TYPE_CHECKING:
+    from backtests.run.prepare import PreparedRun
 
 HELD = 1e-9  # absolute weight above which a position counts as held
 
@@ -65,3 +74,34 @@ def describe(record: dict) -> str:
             f"was valued at that last price, booking zero return on {n} session"
             f"{'s' if n > 1 else ''} ({span}; at most {record['max_stale_weight']:.1%} of "
             f"equity held into them), {closed}.")
+
+
+def data_notes(prices: pd.DataFrame, weights: pd.DataFrame) -> dict[str, list]:
+    """``{"data_notes": [sentence, ...], "ended_tickers": [record, ...]}`` of a run whose
+    ``weights`` were held at each close of ``prices`` (real closes of its tickers)."""
+    ended = ended_tickers(prices, weights)
+    return {"data_notes": [describe(r) for r in ended], "ended_tickers": ended}
+
+
+def notes_html(notes: list[str]) -> str:
+    """A page's "Data notes" section (empty without notes)."""
+    if not notes:
+        return ""
+    return ("<h2>Data notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes)
+            + "</ul>")
+
+
+def prepared_run_notes(prepared: PreparedRun) -> dict[str, list]:
+    """``data_notes`` of a prepared run (``backtests.run.prepare``) as ``drain backtest``
+    trades it: when a traded ticker's data ends inside the window, the weights held come from
+    the vectorbt engine (imported only then); otherwise there is nothing to note."""
+    window, targets = prepared.window, prepared.targets
+    prices = window[targets.weights.columns]
+    last = prices.apply(pd.Series.last_valid_index).dropna()
+    if not (last < prices.index[-1]).any():
+        return {"data_notes": [], "ended_tickers": []}
+    from backtests.sim.engine import run_backtest
+
+    backtest = prepared.config.backtest
+    result = run_backtest(targets.orders, window, window[backtest.cash_rate_ticker], backtest)
+    return data_notes(prices, result.weights)
