@@ -30,10 +30,15 @@ TUNE = TuneConfig.from_dict({
     "grid": {"signal": {"gate": ["none", "step"]},
              "strategy": {"variant": ["regime_long_short", "long_only_tilt"]}},
 })
+# what a sealed tune writes at least; the truncation test compares every file the folder holds
 RUN_FILES = ("results.parquet", "walkforward.parquet", "oos_returns.parquet", "best.toml",
-             "summary.json", "manifest.json", "overfitting.html", "heatmaps.html",
-             "stability.html")
+             "summary.json", "manifest.json", "signal_information.csv", "overfitting.html",
+             "heatmaps.html", "stability.html", "best_tearsheet.html", "oos_tearsheet.html")
+# left out of the comparison: when and where the run was made, how long it took ...
 VARIABLE = {"seconds_sweep", "seconds_total", "created_at", "name", "git_commit"}
+# ... plotly's random div ids, and the time matplotlib drew each tearsheet figure (SVG metadata)
+UNSTABLE = (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"),
+            re.compile(r"<dc:date>[^<]*</dc:date>"))
 
 
 def _altered(dataset: Dataset, after: pd.Timestamp) -> Dataset:
@@ -50,17 +55,24 @@ def _altered(dataset: Dataset, after: pd.Timestamp) -> Dataset:
 
 
 def _contents(folder) -> dict[str, object]:
+    """Every file of a run folder (its path inside the folder as key), read for comparison."""
     out: dict[str, object] = {}
-    for name in RUN_FILES:
-        path = folder / name
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        name = path.relative_to(folder).as_posix()
         if name.endswith(".parquet"):
             out[name] = pd.read_parquet(path)
+        elif name.endswith(".csv"):
+            out[name] = pd.read_csv(path)
         elif name.endswith(".json"):
             data = json.loads(path.read_text())
             out[name] = {k: v for k, v in data.items() if k not in VARIABLE}
-        else:  # pages: plotly's random div ids aside, the same text
-            out[name] = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
-                               "ID", path.read_text())
+        elif name.endswith(".html"):
+            text = path.read_text()
+            for pattern in UNSTABLE:
+                text = pattern.sub("X", text)
+            out[name] = text
+        else:
+            out[name] = path.read_bytes()
     return out
 
 
@@ -87,7 +99,8 @@ def test_nothing_written_before_unsealing_depends_on_the_holdout(sealed_runs):
     summary = json.loads((real / "summary.json").read_text())
     assert summary["end"] < HOLDOUT and summary["holdout_from"] == HOLDOUT
     a, b = _contents(real), _contents(altered)
-    for name in RUN_FILES:
+    assert set(a) == set(b) and set(RUN_FILES) <= set(a)
+    for name in a:
         if isinstance(a[name], pd.DataFrame):
             pd.testing.assert_frame_equal(a[name], b[name], obj=name)
         else:
