@@ -11,7 +11,7 @@ import pytest
 
 from backtests.stats.performance import summary
 from drain_cli.main import main
-from tests.runs_kit import backtest_into
+from tests.runs_kit import backtest_into, check_ended_tickers
 
 START = "2025-06-02"
 
@@ -95,8 +95,10 @@ def test_pages_share_plotly_name_the_rate_and_show_regimes_and_ended_tickers(run
     ended = {r["ticker"]: r for r in manifest["ended_tickers"]}
     assert {"BTC-USD", "ETH-USD"} <= set(ended)
     weights = pd.read_csv(run_dir / "weights.csv", index_col="date")
-    btc = ended["BTC-USD"]
-    assert btc["weight_at_last_price"] == pytest.approx(weights.loc[btc["last_price"], "BTC-USD"])
+    check_ended_tickers(manifest["ended_tickers"], weights)
+    assert ended["BTC-USD"]["stale_sessions"] > 0  # held when its data ended
+    for record, note in zip(manifest["ended_tickers"], manifest["data_notes"], strict=True):
+        assert note.startswith(record["ticker"]) and f"{record['stale_sessions']} session" in note
     assert "BTC-USD: price data ends" in page and stats["data_notes"] == manifest["data_notes"]
 
 

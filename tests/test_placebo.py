@@ -26,6 +26,7 @@ from backtests.evidence.surrogates import (
     block_surrogate,
     rng_for,
     shift_surrogate,
+    shift_surrogates_shifts,
 )
 from backtests.sim.accrual import daily_rates
 from backtests.sim.config import BacktestConfig
@@ -176,18 +177,23 @@ def test_planted_timing_gives_small_p_values():
 
 
 def test_noise_signal_gives_uniform_p_values():
-    """50 markets whose returns ignore the signal: the Sharpe p-values of the block-bootstrap
-    and basket placebos (9 each, so p lives on the grid 1/10 .. 1) are spread evenly: KS
-    distance to the uniform below its 1% critical value plus the grid step, mean within 3
-    standard errors of 0.55, and no more p <= 0.1 than a Binomial(50, 0.1) gives at 0.1%."""
-    pvalues: dict[str, list[float]] = {"block": [], "baskets": []}
+    """50 markets of 600 sessions whose returns ignore the signal: the Sharpe p-values of the
+    block-bootstrap, circular-shift (by 100 to 490 sessions, so the shifted paths are not
+    copies of one another) and basket placebos (9 each, so p lives on the grid 1/10 .. 1) are
+    spread evenly: KS distance to the uniform below its 1% critical value plus the grid step,
+    mean within 3 standard errors of 0.55, and no more p <= 0.1 than a Binomial(50, 0.1) gives
+    at 0.1%."""
+    pvalues: dict[str, list[float]] = {"block": [], "shift": [], "baskets": []}
+    nine = list(range(9))
     for seed in range(50):
-        setup = _setup(100 + seed, n_days=250, warmup=10)
+        setup = _setup(100 + seed, n_days=600, warmup=10)
         actual = run_actual(setup)["sharpe"]
-        block = run_timing_chunk(setup, "block", seed, list(range(9)), [None] * 9)
-        baskets = run_basket_chunk(setup, basket_pool(setup), seed, list(range(9)))
-        pvalues["block"].append(p_value(actual, block[:, 0])[0])
-        pvalues["baskets"].append(p_value(actual, baskets[:, 0])[0])
+        shifts = shift_surrogates_shifts(setup.composite, 9, seed, setup.min_shift).tolist()
+        draws = {"block": run_timing_chunk(setup, "block", seed, nine, [None] * 9),
+                 "shift": run_timing_chunk(setup, "shift", seed, nine, shifts),
+                 "baskets": run_basket_chunk(setup, basket_pool(setup), seed, nine)}
+        for family, sharpe in draws.items():
+            pvalues[family].append(p_value(actual, sharpe[:, 0])[0])
     for family, values in pvalues.items():
         values = np.array(values)
         grid = np.arange(1, 11) / 10
@@ -228,6 +234,30 @@ def test_embedded_data_placebo_run_folder_and_actual_match_the_pipeline(tmp_path
     expected = [performance.sharpe(r - cash), performance.cagr(r), performance.max_drawdown(r)]
     actual = [saved["actual"][k] for k in ("sharpe", "cagr", "max_drawdown")]
     np.testing.assert_allclose(actual, expected, atol=1e-6, rtol=0)
+
+
+def test_placebo_page_notes_the_tickers_whose_data_ends_in_the_actual_run(tmp_path):
+    """A window across the crypto data's end (2025-12-31): the actual run's data notes are
+    those of ``drain backtest`` over the same window, and they match its held weights."""
+    import json
+
+    from backtests.report.data_notes import data_notes
+    from backtests.report.placebo_page import placebo_report
+    from backtests.run.config import RunConfig
+    from backtests.run.pipeline import run_pipeline
+    from tests.runs_kit import check_ended_tickers
+
+    window = {"start": "2025-06-02", "end": "2026-03-31"}
+    _, folder = placebo_report(RunConfig(), "pl", kind="baskets", n=2, **window)
+    saved = json.loads((folder / "placebo.json").read_text())
+    run = run_pipeline(RunConfig(), **window)
+    assert saved["ended_tickers"] == data_notes(run.prices, run.result.weights)["ended_tickers"]
+    assert {"BTC-USD", "ETH-USD"} <= {r["ticker"] for r in saved["ended_tickers"]}
+    weights = run.result.weights.set_axis(run.result.weights.index.strftime("%Y-%m-%d"))
+    check_ended_tickers(saved["ended_tickers"], weights)
+    page = (folder / "placebo.html").read_text()
+    assert "<h2>Data notes</h2>" in page and saved["data_notes"][0] in page
+    assert saved["data_notes"][0].startswith("BTC-USD: price data ends 2025-12-31")
 
 
 def test_cli_rejects_a_bad_count_in_one_line(capsys):

@@ -111,15 +111,22 @@ def test_ended_tickers_from_weights_and_prices_on_a_hand_case():
                             "ETH": [0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
                             "SPY": [0.5] * 6}, index=index)
     btc, eth = ended_tickers(prices, weights)
+    # held at the 30th, 31st and 1st closes, so the 31st, 1st and 2nd book zero return; the
+    # 2nd's close closes it
     assert btc == {"ticker": "BTC", "last_price": "2025-12-30", "weight_at_last_price": -0.04,
-                   "stale_sessions": 2, "first_stale": "2025-12-31", "last_stale": "2026-01-01",
+                   "stale_sessions": 3, "first_stale": "2025-12-31", "last_stale": "2026-01-02",
                    "max_stale_weight": 0.04, "closed_on": "2026-01-02"}
     assert eth["last_price"] == "2025-12-31" and eth["stale_sessions"] == 0
-    assert "closed on 2026-01-02" in describe(btc) and "2 sessions" in describe(btc)
+    note = describe(btc)
+    assert "closed on 2026-01-02" in note and "3 sessions (2025-12-31 to 2026-01-02" in note
     assert "no position was held" in describe(eth)
     held = weights.assign(BTC=-0.04)
-    assert ended_tickers(prices, held)[0]["closed_on"] is None
-    assert "still held at the window's end" in describe(ended_tickers(prices, held)[0])
+    still = ended_tickers(prices, held)[0]
+    assert still["closed_on"] is None and still["last_stale"] == "2026-01-05"
+    assert still["stale_sessions"] == 4 and "still held at the window's end" in describe(still)
+    closed_at_once = ended_tickers(prices, weights.assign(BTC=[-0.05, -0.04, 0, 0, 0, 0]))[0]
+    assert closed_at_once["stale_sessions"] == 1 and closed_at_once["closed_on"] == "2025-12-31"
+    assert "1 session (2025-12-31;" in describe(closed_at_once)
 
 
 def test_tables_read_without_exponents_or_a_default_index():

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from backtests.report.signal_eval import evaluate_signal, write_signal_eval
-from backtests.stats.information import information, target_returns
+from backtests.stats.information import information, information_by, target_returns
 from drain_cli.main import main
 from tests import placebo_market as pm
 
@@ -38,10 +38,27 @@ def test_tearsheet_on_a_planted_market(tmp_path):
     noise_rows = ev.ic[(ev.ic["signal"] == "noise") & (ev.ic["target"] == "spread")]
     assert (noise_rows["pearson"].abs() < comp["pearson"].abs().to_numpy()).all()
     assert set(ev.by_regime["group"]) <= {"abundant", "draining", "scarce"}
+    # by year and by regime: the composite against every target, each component the spread
+    for table, labels in ((ev.by_year, pd.Series(composite.index.year, composite.index)),
+                          (ev.by_regime, regime.astype(object))):
+        pairs = set(zip(table["signal"], table["target"], strict=True))
+        assert pairs == {("composite", t) for t in ("spread", "speculative", "cash_flow",
+                                                    "SPY")} | {("noise", "spread")}
+        noise21 = table[(table["signal"] == "noise") & (table["horizon"] == 21)]
+        by_hand = information_by(noise, spread, labels, 21).set_index("group")
+        for row in noise21.itertuples():
+            assert row.pearson == pytest.approx(by_hand.loc[row.group, "pearson"], nan_ok=True)
+            assert row.n == by_hand.loc[row.group, "n"]
     write_signal_eval(ev, tmp_path)
     saved = json.loads((tmp_path / "signal_eval.json").read_text())
     assert len(saved["ic"]) == 2 * 4 * 4  # (composite, noise) x 4 targets (no BTC) x horizons
-    assert "Signal tearsheet" in (tmp_path / "signal_eval.html").read_text()
+    assert {r["signal"] for r in saved["by_year"]} == {"composite", "noise"}
+    page = (tmp_path / "signal_eval.html").read_text()
+    assert "Signal tearsheet" in page
+    assert "By calendar year: composite and components vs the spread" in page
+    assert "By regime: the composite vs each target" in page
+    year = ev.by_year[(ev.by_year["signal"] == "noise") & (ev.by_year["horizon"] == 21)].iloc[0]
+    assert f"{year['pearson']:+.2f} ({year['t']:+.1f})" in page
 
 
 def test_drain_signal_evaluate_writes_the_tearsheet(tmp_path, capsys):

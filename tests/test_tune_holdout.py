@@ -30,10 +30,15 @@ TUNE = TuneConfig.from_dict({
     "grid": {"signal": {"gate": ["none", "step"]},
              "strategy": {"variant": ["regime_long_short", "long_only_tilt"]}},
 })
+# what a sealed tune writes at least; the truncation test compares every file the folder holds
 RUN_FILES = ("results.parquet", "walkforward.parquet", "oos_returns.parquet", "best.toml",
-             "summary.json", "manifest.json", "overfitting.html", "heatmaps.html",
-             "stability.html")
+             "summary.json", "manifest.json", "signal_information.csv", "overfitting.html",
+             "heatmaps.html", "stability.html", "best_tearsheet.html", "oos_tearsheet.html")
+# left out of the comparison: when and where the run was made, how long it took ...
 VARIABLE = {"seconds_sweep", "seconds_total", "created_at", "name", "git_commit"}
+# ... plotly's random div ids, and the time matplotlib drew each tearsheet figure (SVG metadata)
+UNSTABLE = (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"),
+            re.compile(r"<dc:date>[^<]*</dc:date>"))
 
 
 def _altered(dataset: Dataset, after: pd.Timestamp) -> Dataset:
@@ -50,17 +55,24 @@ def _altered(dataset: Dataset, after: pd.Timestamp) -> Dataset:
 
 
 def _contents(folder) -> dict[str, object]:
+    """Every file of a run folder (its path inside the folder as key), read for comparison."""
     out: dict[str, object] = {}
-    for name in RUN_FILES:
-        path = folder / name
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        name = path.relative_to(folder).as_posix()
         if name.endswith(".parquet"):
             out[name] = pd.read_parquet(path)
+        elif name.endswith(".csv"):
+            out[name] = pd.read_csv(path)
         elif name.endswith(".json"):
             data = json.loads(path.read_text())
             out[name] = {k: v for k, v in data.items() if k not in VARIABLE}
-        else:  # pages: plotly's random div ids aside, the same text
-            out[name] = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
-                               "ID", path.read_text())
+        elif name.endswith(".html"):
+            text = path.read_text()
+            for pattern in UNSTABLE:
+                text = pattern.sub("X", text)
+            out[name] = text
+        else:
+            out[name] = path.read_bytes()
     return out
 
 
@@ -87,7 +99,8 @@ def test_nothing_written_before_unsealing_depends_on_the_holdout(sealed_runs):
     summary = json.loads((real / "summary.json").read_text())
     assert summary["end"] < HOLDOUT and summary["holdout_from"] == HOLDOUT
     a, b = _contents(real), _contents(altered)
-    for name in RUN_FILES:
+    assert set(a) == set(b) and set(RUN_FILES) <= set(a)
+    for name in a:
         if isinstance(a[name], pd.DataFrame):
             pd.testing.assert_frame_equal(a[name], b[name], obj=name)
         else:
@@ -124,6 +137,37 @@ def test_the_choice_is_recorded_before_the_look_and_unsealed_once(sealed_runs, m
     err = capsys.readouterr().err
     assert code == 2 and "already unsealed" in err and err.count("\n") == 1
     assert reports_root() == real.parent
+
+
+def test_the_holdout_notes_the_tickers_whose_data_ends_in_it(tmp_path):
+    """A sealed run (its folder written by hand) whose holdout spans the crypto data's end
+    (2025-12-31), chosen the default configuration, whose speculative basket holds BTC-USD:
+    holdout.json and holdout.html name the stale sessions its held weights give."""
+    from backtests.report.data_notes import data_notes
+    from backtests.tune.holdout import evaluate_holdout
+    from drain_core.tomlfile import write_toml
+    from tests.runs_kit import check_ended_tickers
+
+    chosen, start = RunConfig(), "2025-10-01"
+    folder = tmp_path / "sealed"
+    folder.mkdir()
+    write_toml(chosen.to_dict(), folder / "best.toml")
+    (folder / "manifest.json").write_text(json.dumps({
+        "kind": "tune", "chosen_config_sha256": config_hash(chosen),
+        "holdout": {"from": start, "sealed": True, "unsealed_at": None}}))
+    dataset = load_dataset(end="2026-03-31")
+    record = unseal_run(folder, dataset)
+    saved = json.loads((folder / "holdout.json").read_text())
+    assert saved["ended_tickers"] == record["ended_tickers"]
+    result = evaluate_holdout(chosen, dataset, pd.Timestamp(start))
+    assert record["ended_tickers"] == data_notes(result.prices, result.weights)["ended_tickers"]
+    btc = next(r for r in record["ended_tickers"] if r["ticker"] == "BTC-USD")
+    assert btc["last_price"] == "2025-12-31" and btc["stale_sessions"] > 0
+    check_ended_tickers(record["ended_tickers"],
+                        result.weights.set_axis(result.weights.index.strftime("%Y-%m-%d")))
+    page = (folder / "holdout.html").read_text()
+    assert "<h2>Data notes</h2>" in page
+    assert all(note in page for note in saved["data_notes"])
 
 
 def test_a_changed_best_toml_is_refused(sealed_runs, tmp_path):

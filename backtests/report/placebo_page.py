@@ -26,6 +26,7 @@ from backtests.evidence.placebo import (
     PlaceboSetup,
     run_placebos,
 )
+from backtests.report.data_notes import notes_html, prepared_run_notes
 from backtests.run.config import RunConfig
 from backtests.run.prepare import prepare_run
 from drain_core.pages import figure_div, write_page
@@ -119,10 +120,12 @@ def _notes(result: PlaceboResult) -> list[str]:
     return notes
 
 
-def write_placebo_page(result: PlaceboResult, path: Path, title: str) -> None:
-    """The HTML page (plotly.js shared with the reports folder, see ``drain_core.pages``)."""
+def write_placebo_page(result: PlaceboResult, path: Path, title: str,
+                       notes: list[str] = ()) -> None:
+    """The HTML page (plotly.js shared with the reports folder, see ``drain_core.pages``), with
+    the actual run's data ``notes`` (``backtests.report.data_notes``)."""
     figure = figure_div(placebo_figure(result))
-    notes = "".join(f"<li>{n}</li>" for n in _notes(result))
+    settings = "".join(f"<li>{n}</li>" for n in _notes(result))
     css = ("body{font-family:sans-serif;margin:24px;max-width:1250px}"
            "table{border-collapse:collapse;margin:12px 0}td,th{border:1px solid #ccc;"
            "padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}")
@@ -130,20 +133,24 @@ def write_placebo_page(result: PlaceboResult, path: Path, title: str) -> None:
         f"<h1>{html.escape(title)}</h1>"
         "<p>Would a signal without this timing, or baskets picked at random, have done as "
         "well? Each placebo keeps everything else of the configuration.</p>"
-        f"{_table_html(result)}<ul>{notes}</ul>{figure}"
+        f"{_table_html(result)}<ul>{settings}</ul>{notes_html(list(notes))}{figure}"
     )
     write_page(path, title, body, css=css)
 
 
-def save_placebo_run(result: PlaceboResult, name: str, config: RunConfig) -> Path:
-    """Write the run folder atomically; return its final path."""
+def save_placebo_run(result: PlaceboResult, name: str, config: RunConfig,
+                     notes: dict[str, list] | None = None) -> Path:
+    """Write the run folder atomically; return its final path. ``notes`` are the actual run's
+    data notes (``backtests.report.data_notes.data_notes``)."""
+    notes = notes or {"data_notes": [], "ended_tickers": []}
     with atomic_run_dir(name) as tmp:
-        write_placebo_page(result, tmp / "placebo.html", f"Placebo backtests: {name}")
+        write_placebo_page(result, tmp / "placebo.html", f"Placebo backtests: {name}",
+                           notes["data_notes"])
         draws = pd.concat([frame.assign(family=family, placebo=range(len(frame)))
                            for family, frame in result.draws.items()], ignore_index=True)
         draws[["family", "placebo", *STATS]].to_csv(tmp / "placebo_draws.csv", index=False)
         manifest = {"actual": result.actual, "table": result.table().to_dict(orient="records"),
-                    "settings": result.settings, "config": config.to_dict()}
+                    "settings": result.settings, "config": config.to_dict(), **notes}
         (tmp / "placebo.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
     return reports_root() / name
 
@@ -151,8 +158,9 @@ def save_placebo_run(result: PlaceboResult, name: str, config: RunConfig) -> Pat
 def placebo_report(config: RunConfig, name: str, *, kind: str = "both", n: int = 1000,
                    seed: int = 0, start: str | None = None, end: str | None = None,
                    dataset=None, executor=None) -> tuple[PlaceboResult, Path]:
-    """Prepare the configuration's run, run its placebos, write the run folder."""
+    """Prepare the configuration's run, run its placebos, write the run folder (with the
+    actual run's data notes: a ticker whose data ends inside the window)."""
     prepared = prepare_run(config, dataset, start=start, end=end)
     result = run_placebos(PlaceboSetup.from_prepared(prepared), kind=kind, n=n, seed=seed,
                           executor=executor)
-    return result, save_placebo_run(result, name, config)
+    return result, save_placebo_run(result, name, config, prepared_run_notes(prepared))

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from backtests.report.data_notes import describe, ended_tickers
+from backtests.report.data_notes import data_notes
 from backtests.report.integrity import checked_manifest, file_checksums
 from backtests.report.runs_index import update_index
 from backtests.report.tearsheet import write_tearsheet
@@ -150,7 +150,6 @@ def save_run(run: PipelineResult, run_dir: Path, *, name: str, argv: list[str],
     signal.to_csv(run_dir / "signal.csv", index_label="date")
     basket_contributions(run).to_csv(run_dir / "contributions.csv", index_label="date")
     write_toml(run.config.to_dict(), run_dir / "config.toml")
-    ended = ended_tickers(run.prices, res.weights) if run.prices is not None else []
     manifest = {
         "name": name,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -159,8 +158,8 @@ def save_run(run: PipelineResult, run_dir: Path, *, name: str, argv: list[str],
         "end": str(res.returns.index[-1].date()),
         "data_fingerprint": run.data_fingerprint,
         "cash_rate": cash_label(run.config.backtest.cash_rate_ticker),
-        "data_notes": [describe(r) for r in ended],
-        "ended_tickers": ended,
+        **(data_notes(run.prices, res.weights) if run.prices is not None
+           else {"data_notes": [], "ended_tickers": []}),
         "git_commit": git_commit_of_checkout(),
         "versions": package_versions(),
         "config": run.config.to_dict(),

@@ -3,7 +3,8 @@
 For the composite and each component's z-score: Pearson and Spearman correlation with the
 forward log returns of the speculative-minus-cash-flow spread, each basket, SPY and BTC at 1, 5,
 21 and 63 sessions, with overlap-robust t-statistics (``backtests.stats.information``); the
-decay with horizon; the composite's information by calendar year and by regime; mean forward
+decay with horizon; the same by calendar year and by regime (the composite against every target,
+each component against the spread); mean forward
 spread return by composite quintile; a lead-lag chart; the rank IC on consecutive yearly
 windows. Forward returns start at the close ``lag`` sessions after the signal's day (when a
 trade on it is filled), so nothing here uses a return the signal could not have earned.
@@ -46,7 +47,8 @@ class SignalEvaluation:
     """Every table of the tearsheet."""
 
     ic: pd.DataFrame  # signal, target, horizon, pearson, spearman, t, t_nw, t_hodrick, n
-    by_year: pd.DataFrame  # target, horizon, group (year), pearson, ... (the composite)
+    by_year: pd.DataFrame  # signal, target, horizon, group (year), pearson, ... (composite:
+    #                        every target; components: the spread)
     by_regime: pd.DataFrame  # the same by the regime known at t
     quintiles: pd.DataFrame  # horizon, quintile, mean_forward, mean_signal, n (spread)
     lead_lag: pd.DataFrame  # lag, corr, n, band (composite vs 21-session spread return)
@@ -78,13 +80,15 @@ def evaluate_signal(prices: pd.DataFrame, result, strategy: StrategyConfig, lag:
     years = pd.Series(index.year, index=index)
     regime = result.regime.reindex(index).astype(object)
     by_year, by_regime, quintiles = [], [], []
-    for target in targets.columns:
+    order = {r: k for k, r in enumerate(REGIMES)}
+    pairs = [(COMPOSITE, target) for target in targets.columns]
+    pairs += [(name, SPREAD) for name in signals.columns if name != COMPOSITE]
+    for name, target in pairs:
         for h in horizons:
-            by_year.append(information_by(composite, targets[target], years, h, lag)
-                           .assign(target=target, horizon=h))
-            part = information_by(composite, targets[target], regime, h, lag)
-            order = {r: k for k, r in enumerate(REGIMES)}
-            part = part.assign(target=target, horizon=h,
+            by_year.append(information_by(signals[name], targets[target], years, h, lag)
+                           .assign(signal=name, target=target, horizon=h))
+            part = information_by(signals[name], targets[target], regime, h, lag)
+            part = part.assign(signal=name, target=target, horizon=h,
                                _o=part["group"].map(order)).sort_values("_o").drop(columns="_o")
             by_regime.append(part)
     for h in horizons:
@@ -157,7 +161,8 @@ def components_figure(ev: SignalEvaluation) -> go.Figure:
 
 def by_year_figure(ev: SignalEvaluation, horizon: int = 21) -> go.Figure:
     """Bars: the composite's IC with the forward spread return in each calendar year."""
-    rows = ev.by_year[(ev.by_year["target"] == SPREAD) & (ev.by_year["horizon"] == horizon)]
+    by_year = ev.by_year[ev.by_year["signal"] == COMPOSITE]
+    rows = by_year[(by_year["target"] == SPREAD) & (by_year["horizon"] == horizon)]
     fig = go.Figure(go.Bar(x=rows["group"].astype(str), y=rows["pearson"],
                            marker_color=["#d62728" if abs(t) > 2 else "#8da0cb"
                                          for t in rows["t"].fillna(0)],
@@ -211,6 +216,58 @@ def _table(frame: pd.DataFrame, columns: list[str]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def _cell(pearson: float, t: float, n: int) -> str:
+    if not math.isfinite(pearson):
+        return f"<td title='n {n}'>-</td>"
+    text = f"{pearson:+.2f} ({t:+.1f})" if math.isfinite(t) else f"{pearson:+.2f}"
+    strong = math.isfinite(t) and abs(t) > 2
+    return f"<td title='n {n}'>{'<b>' + text + '</b>' if strong else text}</td>"
+
+
+def _grid(frame: pd.DataFrame, row: str, columns: list[str]) -> str:
+    """Rows by ``row``, one column per combination of ``columns``; each cell the Pearson IC
+    and its t (bold: |t| > 2), the number of signal days on hover."""
+    keys = list(dict.fromkeys(frame[columns].itertuples(index=False, name=None)))
+    cells = {(r[row], *(r[c] for c in columns)): r for r in frame.to_dict(orient="records")}
+    head = "".join(f"<th>{html.escape(' '.join(str(k) for k in key))}</th>" for key in keys)
+    body = []
+    for name in dict.fromkeys(frame[row]):
+        tds = []
+        for key in keys:
+            r = cells.get((name, *key))
+            tds.append(_cell(r["pearson"], r["t"], r["n"]) if r else "<td>-</td>")
+        body.append(f"<tr><td>{html.escape(str(name))}</td>{''.join(tds)}</tr>")
+    return f"<table class='grid'><tr><th></th>{head}</tr>{''.join(body)}</table>"
+
+
+def _grouped_tables(ev: SignalEvaluation, horizon: int = 21) -> str:
+    """By calendar year and by regime: composite and components against the spread, and the
+    composite against every target."""
+    def pick(frame, **where):
+        for key, value in where.items():
+            frame = frame[frame[key] == value]
+        return frame
+
+    spread_year = pick(ev.by_year, target=SPREAD, horizon=horizon)
+    by_regime = ev.by_regime.assign(horizon=[f"h={h}" for h in ev.by_regime["horizon"]])
+    spread_regime = pick(by_regime, target=SPREAD)
+    composite_year = pick(ev.by_year, signal=COMPOSITE, horizon=horizon)
+    composite_regime = pick(by_regime, signal=COMPOSITE)
+    return (
+        "<p class='meta'>Each cell: Pearson IC (overlap-robust t), bold where |t| &gt; 2; "
+        "hover for the number of signal days. The group is the signal day's (calendar year, "
+        "or the regime known at its close); its forward window may run past the group's end. "
+        "Every horizon and target is in signal_eval.json.</p>"
+        f"<h2>By calendar year: composite and components vs the spread ({horizon} sessions)"
+        f"</h2>{_grid(spread_year, 'signal', ['group'])}"
+        f"<h2>By regime: composite and components vs the spread (horizon, regime)</h2>"
+        f"{_grid(spread_regime, 'signal', ['horizon', 'group'])}"
+        f"<h2>By calendar year: the composite vs each target ({horizon} sessions)</h2>"
+        f"{_grid(composite_year, 'target', ['group'])}"
+        f"<h2>By regime: the composite vs each target (horizon, regime)</h2>"
+        f"{_grid(composite_regime, 'target', ['horizon', 'group'])}")
+
+
 def write_signal_eval_page(ev: SignalEvaluation, path: Path) -> None:
     """The self-contained HTML tearsheet."""
     comp = ev.ic[ev.ic["signal"] == COMPOSITE]
@@ -219,7 +276,6 @@ def write_signal_eval_page(ev: SignalEvaluation, path: Path) -> None:
     wide = wide.reindex(comp["target"].unique()).reset_index()
     cols = ["target", *[f"{s} h={h}" for h in sorted(comp["horizon"].unique())
                         for s in ("pearson", "spearman", "t")]]
-    regime = ev.by_regime[ev.by_regime["target"] == SPREAD]
     figures = [decay_figure(ev), components_figure(ev), by_year_figure(ev), quintile_figure(ev),
                lead_lag_figure(ev)]
     plots = "".join(figure_div(f) for f in figures)
@@ -243,13 +299,13 @@ def write_signal_eval_page(ev: SignalEvaluation, path: Path) -> None:
     ]
     css = ("body{font-family:sans-serif;margin:24px;max-width:1250px}table{border-"
            "collapse:collapse;margin:12px 0;font-size:13px}td,th{border:1px solid #ccc;padding:3px"
-           " 6px;text-align:right}td:first-child,th:first-child{text-align:left}")
+           " 6px;text-align:right}td:first-child,th:first-child{text-align:left}"
+           "table.grid td{white-space:nowrap}.meta{color:#555;font-size:13px}")
     body = (
         "<h1>Signal tearsheet: does the composite predict returns?</h1>"
         f"<ul>{''.join(f'<li>{n}</li>' for n in notes)}</ul>"
         "<h2>Composite vs forward returns</h2>" + _table(wide, cols) +
-        "<h2>By regime (spread)</h2>" +
-        _table(regime, ["horizon", "group", "pearson", "spearman", "t", "n"]) +
+        _grouped_tables(ev) +
         "<h2>Yearly windows (rank IC, spread, 21 sessions)</h2>" +
         _table(ev.windows, ["start", "end", "ic"]) + plots)
     write_page(path, "Signal tearsheet", body, css=css)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from backtests.report.data_notes import notes_html
 from drain_core.pages import figure_div, write_page
 
 MAX_HEATMAP_PARAMS = 5  # the most influential parameters; every pair of them gets a heatmap
@@ -310,6 +311,7 @@ def write_holdout_page(record: dict[str, Any], path: Path) -> Path:
             f"manifest when the tune finished, before this look. Signal and weights use all "
             f"the history known at each day; trades happen only in the holdout.</p>"
             f"<table><tr><th></th><th>chosen configuration</th><th>SPY buy-and-hold</th></tr>"
-            f"{body}</table><p>{html.escape(record['sharpe_basis'])}.</p></body></html>")
+            f"{body}</table><p>{html.escape(record['sharpe_basis'])}.</p>"
+            f"{notes_html(record.get('data_notes', []))}</body></html>")
     path.write_text(text)
     return path

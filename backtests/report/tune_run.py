@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from backtests.report.data_notes import data_notes
 from backtests.report.run_folder import git_commit_of_checkout, package_versions
 from backtests.report.runs_index import update_index
 from backtests.report.tune_pages import (
@@ -252,6 +253,7 @@ def unseal_run(run_dir: Path, dataset) -> dict[str, Any]:
         "sharpe_basis": f"Sharpe ratios are of daily returns in excess of "
                         f"{CASH_DESCRIPTION.format(ticker=chosen.backtest.cash_rate_ticker)}",
         "figures": result.figures(),
+        **data_notes(result.prices, result.weights),
     }
     frame = pd.DataFrame({"strategy": result.returns, "SPY": result.spy_returns,
                           "cash": result.cash})

@@ -47,6 +47,8 @@ class HoldoutResult:
     returns: pd.Series  # total daily returns of the strategy on the holdout
     spy_returns: pd.Series
     cash: pd.Series  # the daily cash return subtracted for the Sharpe ratios
+    weights: pd.DataFrame  # the strategy's weights held at each holdout close
+    prices: pd.DataFrame  # real closes of the strategy's tickers on the holdout (NaN unpriced)
 
     def figures(self) -> dict[str, dict[str, float]]:
         """Total return, CAGR, excess Sharpe and max drawdown of the strategy and SPY."""
@@ -90,4 +92,5 @@ def evaluate_holdout(config: RunConfig, dataset, holdout_start: pd.Timestamp) ->
     spy = run_backtest(spy_orders, holdout, holdout[backtest.cash_rate_ticker], backtest)
     return HoldoutResult(start=holdout.index[0], end=holdout.index[-1], returns=result.returns,
                          spy_returns=spy.returns,
-                         cash=daily_rates(holdout[backtest.cash_rate_ticker], holdout.index))
+                         cash=daily_rates(holdout[backtest.cash_rate_ticker], holdout.index),
+                         weights=result.weights, prices=holdout[targets.weights.columns])
