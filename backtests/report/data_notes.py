@@ -22,6 +22,11 @@ if TYPE_CHECKING:
 HELD = 1e-9  # absolute weight above which a position counts as held
 
 
+def no_notes() -> dict[str, list]:
+    """``data_notes`` of a run with nothing to note."""
+    return {"data_notes": [], "ended_tickers": []}
+
+
 def ended_tickers(prices: pd.DataFrame, weights: pd.DataFrame) -> list[dict]:
     """One record per ticker whose last real price falls before the window's last session.
 
@@ -99,7 +104,7 @@ def prepared_run_notes(prepared: PreparedRun) -> dict[str, list]:
     prices = window[targets.weights.columns]
     last = prices.apply(pd.Series.last_valid_index).dropna()
     if not (last < prices.index[-1]).any():
-        return {"data_notes": [], "ended_tickers": []}
+        return no_notes()
     from backtests.sim.engine import run_backtest
 
     backtest = prepared.config.backtest

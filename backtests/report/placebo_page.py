@@ -26,7 +26,7 @@ from backtests.evidence.placebo import (
     PlaceboSetup,
     run_placebos,
 )
-from backtests.report.data_notes import notes_html, prepared_run_notes
+from backtests.report.data_notes import no_notes, notes_html, prepared_run_notes
 from backtests.run.config import RunConfig
 from backtests.run.prepare import prepare_run
 from drain_core.pages import figure_div, write_page
@@ -121,7 +121,7 @@ def _notes(result: PlaceboResult) -> list[str]:
 
 
 def write_placebo_page(result: PlaceboResult, path: Path, title: str,
-                       notes: list[str] = ()) -> None:
+                       notes: list[str] | None = None) -> None:
     """The HTML page (plotly.js shared with the reports folder, see ``drain_core.pages``), with
     the actual run's data ``notes`` (``backtests.report.data_notes``)."""
     figure = figure_div(placebo_figure(result))
@@ -133,7 +133,7 @@ def write_placebo_page(result: PlaceboResult, path: Path, title: str,
         f"<h1>{html.escape(title)}</h1>"
         "<p>Would a signal without this timing, or baskets picked at random, have done as "
         "well? Each placebo keeps everything else of the configuration.</p>"
-        f"{_table_html(result)}<ul>{settings}</ul>{notes_html(list(notes))}{figure}"
+        f"{_table_html(result)}<ul>{settings}</ul>{notes_html(notes or [])}{figure}"
     )
     write_page(path, title, body, css=css)
 
@@ -142,7 +142,7 @@ def save_placebo_run(result: PlaceboResult, name: str, config: RunConfig,
                      notes: dict[str, list] | None = None) -> Path:
     """Write the run folder atomically; return its final path. ``notes`` are the actual run's
     data notes (``backtests.report.data_notes.data_notes``)."""
-    notes = notes or {"data_notes": [], "ended_tickers": []}
+    notes = notes or no_notes()
     with atomic_run_dir(name) as tmp:
         write_placebo_page(result, tmp / "placebo.html", f"Placebo backtests: {name}",
                            notes["data_notes"])

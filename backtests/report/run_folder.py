@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from backtests.report.data_notes import data_notes
+from backtests.report.data_notes import data_notes, no_notes
 from backtests.report.integrity import checked_manifest, file_checksums
 from backtests.report.runs_index import update_index
 from backtests.report.tearsheet import write_tearsheet
@@ -159,7 +159,7 @@ def save_run(run: PipelineResult, run_dir: Path, *, name: str, argv: list[str],
         "data_fingerprint": run.data_fingerprint,
         "cash_rate": cash_label(run.config.backtest.cash_rate_ticker),
         **(data_notes(run.prices, res.weights) if run.prices is not None
-           else {"data_notes": [], "ended_tickers": []}),
+           else no_notes()),
         "git_commit": git_commit_of_checkout(),
         "versions": package_versions(),
         "config": run.config.to_dict(),
