@@ -23,6 +23,20 @@ def test_every_claim_registers_once_in_the_report_order():
     assert CLAIMS["duration"].title.startswith("4. ")
 
 
+def test_the_report_order_holds_whichever_claim_module_is_imported_first():
+    """A claim module imported before ``thesis.run`` registers its claim first; the report's
+    order is still the one ``thesis.run.CLAIM_MODULES`` gives."""
+    import subprocess
+    import sys
+
+    code = ("import thesis.crypto_gauge, thesis.against_spells\n"
+            "from thesis import CLAIMS\n"
+            "print(' '.join(c.title.split('.')[0] for c in CLAIMS.values()))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, check=True)
+    assert done.stdout.split() == ["1", "2", "3", "4", "5", "C1", "C2", "C3"]
+
+
 @dataclasses.dataclass(frozen=True)
 class _Planted:
     """A claim written as its own class (not a FunctionClaim): the protocol is all it needs."""

@@ -8,8 +8,9 @@ Each claim module registers one ``FunctionClaim`` when it is imported:
 
     register(FunctionClaim(KEY, TITLE, CLAIM, COUNTER, lambda inputs: run(inputs)))
 
-``CLAIMS`` holds them in the order they registered (``thesis.run`` imports the modules in the
-report's order); a new claim is a module that registers itself and an import in ``thesis.run``.
+``CLAIMS`` holds them in the report's order once ``thesis.run`` is imported (it imports the
+modules and orders them as its ``CLAIM_MODULES``); a new claim is a module that registers itself
+and an entry in ``thesis.run.CLAIM_MODULES``.
 """
 
 from __future__ import annotations

@@ -27,8 +27,20 @@ CLAIM_MODULES = (
     "thesis.against_safe_leg",
     "thesis.against_capex_surges",
 )
-for _module in CLAIM_MODULES:
-    importlib.import_module(_module)
+
+
+def _claims_in_report_order() -> None:
+    """Import every claim module and put ``CLAIMS`` in ``CLAIM_MODULES``' order, whichever
+    claim module was imported first (``import thesis.crypto_gauge`` before this module
+    registers that claim first); claims registered by anything else follow."""
+    keys = [importlib.import_module(module).KEY for module in CLAIM_MODULES]
+    ordered = {key: CLAIMS[key] for key in keys}
+    ordered.update((key, claim) for key, claim in CLAIMS.items() if key not in ordered)
+    CLAIMS.clear()
+    CLAIMS.update(ordered)
+
+
+_claims_in_report_order()
 MIN_WINDOW = 2
 
 
