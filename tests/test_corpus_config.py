@@ -171,6 +171,8 @@ TUNE_SECTION = [  # [tune] itself: shapes, caps and types
     ("tune", "[tune.walkforward]\ntrian = 500\n", "tune.walkforward.trian"),
     ("tune", "[tune.grid.backtest]\nlag = [1, 0]\n", "backtest.lag"),
     ("tune", "[tune.grid.strategy]\nleg_size = [0.5, nan]\n", "strategy.leg_size"),
+    ("tune", '[tune.grid.signal]\ngate = ["none", "step", "none"]\n', "lists 'none' twice"),
+    ("tune", "[tune.grid.strategy]\nleg_size = [0.5, 0.50]\n", "lists 0.5 twice"),
 ]
 CORPUS = (TUNE_SECTION + SECTION_SHAPE + WHOLE_NUMBERS + NOT_FINITE + BEYOND_INT64 + BASKETS
           + BOOLEANS + CHOICES_AND_KEYS + RANGES_AND_RULES)

@@ -121,6 +121,17 @@ def _flatten(table: dict[str, Any], grid_name: str) -> list[tuple[str, list[Any]
     return out
 
 
+def _repeated(values: tuple[Any, ...]) -> Any | None:
+    """The first value listed twice (same type and value), or None."""
+    seen: list[tuple[type, Any]] = []
+    for value in values:
+        key = (type(value), value)
+        if key in seen:
+            return value
+        seen.append(key)
+    return None
+
+
 def grid_from_table(table: dict[str, Any], name: str) -> Grid:
     """Validate a grid table: known parameters, non-empty value lists, at least one parameter."""
     if not isinstance(table, dict) or not table:
@@ -141,8 +152,13 @@ def grid_from_table(table: dict[str, Any], name: str) -> Grid:
         if bad:
             raise DrainError(f"grid parameter {param!r} = {bad[0]!r} is not a finite number; "
                              f"give real values")
+        values_of_param = tuple(tuple(v) if isinstance(v, list) else v for v in vals)
+        twice = _repeated(values_of_param)
+        if twice is not None:
+            raise DrainError(f"grid parameter {param!r} lists {twice!r} twice; each value is a "
+                             f"trial (the overfitting statistics count it), so give it once")
         params.append(param)
-        values.append(tuple(tuple(v) if isinstance(v, list) else v for v in vals))
+        values.append(values_of_param)
     return Grid(name=name, params=tuple(params), values=tuple(values))
 
 
