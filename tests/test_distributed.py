@@ -25,7 +25,7 @@ from backtests.tune.sweep import (
     select,
     sweep_key,
 )
-from drain_core.errors import DrainError
+from drain_core.errors import DrainError, EnvironmentFault
 from drain_data import load_dataset
 from signals import SignalConfig
 from strategies import StrategyConfig
@@ -198,11 +198,19 @@ def test_no_workers_and_no_scheduler_is_the_in_process_path(monkeypatch):
         pass
 
 
-def test_an_unreachable_scheduler_is_a_one_line_error(monkeypatch):
+def test_an_unreachable_scheduler_is_a_fault_of_the_environment(monkeypatch):
     monkeypatch.setenv("DRAIN_DASK_SCHEDULER", "tcp://127.0.0.1:9")
-    with pytest.raises(DrainError, match="cannot reach the Dask scheduler"), \
+    with pytest.raises(EnvironmentFault, match="cannot reach the Dask scheduler"), \
             open_executor(connect_timeout=1.0):
         pass
+
+
+@pytest.mark.parametrize("address", ["nonsense", "tcp://host-without-port", "tcp://:x"])
+def test_a_malformed_scheduler_address_is_a_user_mistake(address):
+    with pytest.raises(DrainError, match="is not a Dask scheduler address") as raised, \
+            open_executor(scheduler=address, connect_timeout=1.0):
+        pass
+    assert not isinstance(raised.value, EnvironmentFault)
 
 
 def _expected_kept(full, policy) -> np.ndarray:

@@ -26,7 +26,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from drain_core.errors import DrainError
+from drain_core.errors import DrainError, EnvironmentFault
 
 SCHEDULER_ENV = "DRAIN_DASK_SCHEDULER"
 ONE_THREAD = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -109,9 +109,13 @@ def open_executor(workers: int | None = None, scheduler: str | None = None,
         if scheduler:
             try:
                 client = stack.enter_context(Client(scheduler, timeout=connect_timeout))
+            except ValueError as exc:  # distributed's address parser: not host:port
+                raise DrainError(f"{scheduler!r} is not a Dask scheduler address ({exc}); give "
+                                 f"one like tcp://host:8786") from None
             except (OSError, TimeoutError) as exc:
-                raise DrainError(f"cannot reach the Dask scheduler at {scheduler!r} ({exc}); "
-                                 f"start one with 'dask scheduler' or fix the address") from None
+                raise EnvironmentFault(f"cannot reach the Dask scheduler at {scheduler!r} "
+                                       f"({exc}); start one with 'dask scheduler' or fix the "
+                                       f"address") from None
         else:
             one_thread = {"env": {name: "1" for name in ONE_THREAD}} if processes else {}
             with dask.config.set(QUIET_CLUSTER):
