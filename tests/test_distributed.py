@@ -16,7 +16,7 @@ import pytest
 
 from backtests.sim.config import BacktestConfig
 from backtests.tune import sweep
-from backtests.tune.executor import open_executor
+from backtests.tune.executor import open_executor, usable_cores
 from backtests.tune.sweep import (
     ReturnsPolicy,
     grid_from_table,
@@ -195,6 +195,13 @@ def test_no_workers_and_no_scheduler_is_the_in_process_path(monkeypatch):
         assert ex is None
     with pytest.raises(DrainError, match="not both"), open_executor(workers=2,
                                                                     scheduler="tcp://x:1"):
+        pass
+
+
+def test_more_local_workers_than_cores_are_refused_before_any_starts():
+    cores = usable_cores()
+    with pytest.raises(DrainError, match=f"more than this machine's {cores} cores"), \
+            open_executor(workers=cores + 1):
         pass
 
 

@@ -81,6 +81,13 @@ class DaskExecutor:
         self.client.cancel(futures, force=True)
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the system tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 @contextlib.contextmanager
 def open_executor(workers: int | None = None, scheduler: str | None = None,
                   *, processes: bool = True, quiet: bool = False,
@@ -93,6 +100,10 @@ def open_executor(workers: int | None = None, scheduler: str | None = None,
     scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or None
     if workers is not None and (isinstance(workers, bool) or workers < 0):
         raise DrainError(f"the number of workers must be a whole number >= 0, got {workers!r}")
+    if workers and workers > (cores := usable_cores()):
+        raise DrainError(f"--workers {workers} is more than this machine's {cores} cores (each "
+                         f"worker is a process computing on one core); give at most {cores}, or "
+                         f"--scheduler for a cluster")
     if scheduler and workers:
         raise DrainError("give either a number of local workers or a scheduler address, "
                          "not both")
