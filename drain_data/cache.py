@@ -49,10 +49,11 @@ def read_checked(
     table: str, directory: str | os.PathLike | None = None
 ) -> tuple[pd.DataFrame, dict[str, str]]:
     """One cache table without its unusable rows, and ``{name: reason}`` for each ticker or
-    series whose rows were unusable (``drain_data.validate``). An absent file is an empty
-    table; an unreadable file, or one whose columns have the wrong type, is a DrainError."""
+    series whose rows were unusable (``drain_data.validate``; a value or date column of the
+    wrong type spoils every name of the table). An absent file is an empty table; an
+    unreadable file, or one whose names cannot be read, is a DrainError."""
     from drain_data.releases import MACRO_RULES
-    from drain_data.validate import check_columns, damaged_names
+    from drain_data.validate import check_columns, check_values, damaged_names
 
     path = cache_dir(directory) / f"{table}.parquet"
     fix = "delete it and run 'drain data update' again"
@@ -70,12 +71,15 @@ def read_checked(
         what = f"lacks columns {sorted(missing)}" if missing else wrong
         raise DrainError(f"cache file {path} {what}; {fix}")
     frame = frame[TABLES[table]].copy()
+    spoilt = check_values(table, frame)
     try:
-        for col in ("date", "fetched_at"):
+        for col in () if spoilt else ("date", "fetched_at"):
             frame[col] = frame[col].astype("datetime64[ns]")
     except (TypeError, ValueError, OverflowError) as exc:
-        raise DrainError(f"cache file {path} has dates pandas cannot read ({exc}); {fix}") \
-            from None
+        spoilt = f"dates pandas cannot read ({exc})"
+    if spoilt:
+        names = frame[TABLES[table][0]].astype(str).unique()
+        return _empty(table), {str(name): spoilt for name in sorted(names)}
     damaged = damaged_names(table, frame, set(MACRO_RULES) if table == "macro" else None)
     if damaged:
         key = TABLES[table][0]
@@ -90,13 +94,20 @@ def read_table(table: str, directory: str | os.PathLike | None = None) -> pd.Dat
 
 def damage_message(table: str, damaged: dict[str, str],
                    directory: str | os.PathLike | None = None) -> str:
-    """One line naming the damaged names of a cache table, the file, and the fix."""
+    """One line naming the damaged names of a cache table, the file, and the fix: an update
+    of those names, or deleting the file when a name is one no source knows (an update of an
+    unknown series or a non-symbol cannot run)."""
+    from drain_data.validate import UNKNOWN_NAME
+
     path = cache_dir(directory) / f"{table}.parquet"
     key, option = ("ticker", "--tickers") if table == "prices" else ("series", "--series")
-    name, reason = next(iter(damaged.items()))
+    unknown = [name for name, reason in damaged.items() if reason in UNKNOWN_NAME]
+    name = unknown[0] if unknown else next(iter(damaged))
     more = f" (and {len(damaged) - 1} more)" if len(damaged) > 1 else ""
-    return (f"cache file {path}: the rows of {key} {name!r}{more} hold {reason}; refresh them "
-            f"with 'drain data update {option} {' '.join(sorted(damaged))}' or delete the file")
+    fix = (f"delete the file {path}" if unknown else
+           f"refresh them with 'drain data update {option} {' '.join(sorted(damaged))}' or "
+           f"delete the file")
+    return f"cache file {path}: the rows of {key} {name!r}{more} hold {damaged[name]}; {fix}"
 
 
 def write_table(

@@ -32,6 +32,11 @@ from drain_core.schema import (
     whole,
 )
 
+# The tickers the signal reads: the credit components' ETFs (``signals.components``) and the
+# markets it is plotted and evaluated against (``signals.plots``, ``drain signal --evaluate``).
+CREDIT_TICKERS: tuple[str, ...] = ("HYG", "LQD", "IEF")
+MARKET_TICKERS: tuple[str, ...] = ("SPY", "BTC-USD")
+
 # Components in display order, grouped by the four pillars of the thesis. Each is oriented so that
 # a higher value means more drain. The functions live in ``signals.components``.
 COMPONENTS: tuple[str, ...] = (
