@@ -25,6 +25,7 @@ TABLES = {
     "macro": ["series", "date", "value", "fetched_at"],
 }
 LOCK_TIMEOUT_SECONDS = 60
+LOCK_NAME = ".update.lock"
 
 
 def cache_dir(override: str | os.PathLike | None = None) -> Path:
@@ -137,7 +138,7 @@ def write_table(
 def cache_lock(directory: str | os.PathLike | None = None) -> FileLock:
     """A lock held for the whole of an update, so two updates never interleave."""
     folder = make_dirs(cache_dir(directory), "create the cache folder")
-    return FileLock(str(folder / ".update.lock"), timeout=LOCK_TIMEOUT_SECONDS)
+    return FileLock(str(folder / LOCK_NAME), timeout=LOCK_TIMEOUT_SECONDS)
 
 
 def merge_rows(old: pd.DataFrame, new: pd.DataFrame, key: str) -> pd.DataFrame:
@@ -150,6 +151,7 @@ def merge_rows(old: pd.DataFrame, new: pd.DataFrame, key: str) -> pd.DataFrame:
 
 __all__ = [
     "CACHE_ENV",
+    "LOCK_NAME",
     "Timeout",
     "cache_dir",
     "cache_lock",

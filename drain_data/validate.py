@@ -58,9 +58,9 @@ def check_values(table: str, frame: pd.DataFrame) -> str | None:
     None."""
     value = KEYS[table][1]
     if not pd.api.types.is_numeric_dtype(frame[value]) or pd.api.types.is_bool_dtype(frame[value]):
-        return f"column {value!r} holds {frame[value].dtype} instead of numbers"
+        return f"a {value!r} column of {frame[value].dtype} instead of numbers"
     if not pd.api.types.is_datetime64_any_dtype(frame["date"]):
-        return f"column 'date' holds {frame['date'].dtype} instead of dates"
+        return f"a 'date' column of {frame['date'].dtype} instead of dates"
     return None
 
 

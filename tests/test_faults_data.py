@@ -225,7 +225,7 @@ CACHE_CASES = {
     "close-infinite": ("prices", _with(_prices(), 2, "close", np.inf), ["infinite"]),
     "close-nan": ("prices", _with(_prices(), 7, "close", np.nan), ["NaN"]),
     "close-as-strings": ("prices", _prices().astype({"close": str}), ["instead of numbers",
-                                                                      "delete it"]),
+                                                                      "delete the file"]),
     "close-as-bools": ("prices", _prices().assign(close=True), ["instead of numbers"]),
     "dates-as-strings": ("prices", _prices().astype({"date": str}), ["instead of dates"]),
     "date-missing": ("prices", _with(_prices(), 1, "date", pd.NaT), ["not a date"]),
