@@ -378,7 +378,7 @@ def test_a_failed_update_removes_the_cache_folder_it_created(tmp_path, monkeypat
     server = _serve(monkeypatch, [hang_up()])
     try:
         expect_fault(capsys, _update(tmp_path / "new" / "cache"), 1, "network is unavailable",
-                     [tmp_path])
+                     [tmp_path / "new"])  # absent before, absent after
         (tmp_path / "kept").mkdir()
         expect_fault(capsys, _update(tmp_path / "kept"), 1, "network is unavailable", [])
     finally:
