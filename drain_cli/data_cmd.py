@@ -62,13 +62,16 @@ def _show(args: argparse.Namespace) -> int:
 
     from drain_data import coverage
 
-    table_data = coverage(use_cache=not args.no_cache, cache_dir=args.cache_dir)
+    notes: list[str] = []  # damaged cache files or rows: left out of the table, named here
+    table_data = coverage(use_cache=not args.no_cache, cache_dir=args.cache_dir, notes=notes)
     table = Table(title="liquidity-drain data coverage")
     for col in ("kind", "name", "first", "last", "rows", "source"):
         table.add_column(col, justify="right" if col == "rows" else "left")
     for row in table_data.itertuples(index=False):
         table.add_row(row.kind, row.name, str(row.first), str(row.last), str(row.rows), row.source)
     Console(width=100).print(table)
+    for note in notes:
+        sys.stderr.write(f"drain: {note}\n")
     return 0
 
 

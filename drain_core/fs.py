@@ -16,8 +16,8 @@ import errno
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from drain_core.errors import EnvironmentFault
@@ -77,6 +77,26 @@ def make_dirs(folder: str | os.PathLike, action: str = "create the folder") -> P
             raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(folder))
         folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+@contextmanager
+def undone_if_failed(folder: str | os.PathLike, leftovers: Iterable[str] = ()) -> Iterator[None]:
+    """If the block fails, remove the folders up to ``folder`` that did not exist before it,
+    after the files ``leftovers`` in ``folder`` (a lock file); a folder something else wrote
+    into is kept."""
+    folder = Path(folder).absolute()
+    created = [path for path in (folder, *folder.parents) if not path.exists()]
+    try:
+        yield
+    except BaseException:
+        if created:
+            for name in leftovers:
+                with suppress(OSError):
+                    (folder / name).unlink()
+        for path in created:  # the deepest first
+            with suppress(OSError):
+                path.rmdir()
+        raise
 
 
 def write_bytes(path: str | os.PathLike, data: bytes, action: str = "write") -> Path:

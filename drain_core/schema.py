@@ -43,8 +43,9 @@ from drain_core.conventions import PERIODS_PER_YEAR
 from drain_core.errors import DrainError
 from drain_core.frozen import FrozenDict
 
-__all__ = ["MAX_WINDOW", "WINDOW_REASON", "Meta", "Ticker", "conform", "describe", "did_you_mean",
-           "field_names", "number", "reject_unknown", "require_table", "text", "whole"]
+__all__ = ["MAX_WINDOW", "UNIQUE", "WINDOW_REASON", "Meta", "Ticker", "conform", "describe",
+           "did_you_mean", "field_names", "number", "reject_unknown", "require_table", "text",
+           "whole"]
 
 
 # --- building annotations ---------------------------------------------------------------------
@@ -53,6 +54,7 @@ __all__ = ["MAX_WINDOW", "WINDOW_REASON", "Meta", "Ticker", "conform", "describe
 # here holds (a longer window would never fill; an integer beyond this is a typo).
 MAX_WINDOW = 20 * PERIODS_PER_YEAR
 WINDOW_REASON = "sessions; at most twenty years"
+UNIQUE = Meta(extra={"unique": True})  # on a list field: each item at most once
 
 
 def whole(ge: int, le: int, reason: str | None = None) -> Any:
@@ -129,9 +131,20 @@ def conform(config: Any, section: str) -> None:
             if not isinstance(value, nested):
                 raise DrainError(f"{section}.{name} must be a table, got {_show(value)}")
         else:
+            if (_meta(schema.hints[name]).extra or {}).get("unique"):
+                _refuse_repeats(f"{section}.{name}", value)
             frozen = _freeze(value)
             if frozen is not values[name]:
                 object.__setattr__(config, name, frozen)
+
+
+def _refuse_repeats(path: str, items: Any) -> None:
+    """A DrainError naming the first item of the list ``items`` given twice."""
+    seen: list[Any] = []
+    for item in items:
+        if item in seen:
+            raise DrainError(f"{path} lists {item!r} twice; name each once")
+        seen.append(item)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,11 +7,12 @@ module of this package (``drain_core.errors``, ``drain_core.paths``) does not im
 from typing import TYPE_CHECKING, Any
 
 from drain_core.errors import DrainError
+from drain_data.needs import Needs
 
 if TYPE_CHECKING:
     from drain_data.store import Dataset, coverage, load_dataset
 
-__all__ = ["Dataset", "DrainError", "coverage", "load_dataset"]
+__all__ = ["Dataset", "DrainError", "Needs", "coverage", "load_dataset"]
 _FROM_STORE = ("Dataset", "coverage", "load_dataset")
 
 

@@ -25,6 +25,7 @@ TABLES = {
     "macro": ["series", "date", "value", "fetched_at"],
 }
 LOCK_TIMEOUT_SECONDS = 60
+LOCK_NAME = ".update.lock"
 
 
 def cache_dir(override: str | os.PathLike | None = None) -> Path:
@@ -49,10 +50,11 @@ def read_checked(
     table: str, directory: str | os.PathLike | None = None
 ) -> tuple[pd.DataFrame, dict[str, str]]:
     """One cache table without its unusable rows, and ``{name: reason}`` for each ticker or
-    series whose rows were unusable (``drain_data.validate``). An absent file is an empty
-    table; an unreadable file, or one whose columns have the wrong type, is a DrainError."""
+    series whose rows were unusable (``drain_data.validate``; a value or date column of the
+    wrong type spoils every name of the table). An absent file is an empty table; an
+    unreadable file, or one whose names cannot be read, is a DrainError."""
     from drain_data.releases import MACRO_RULES
-    from drain_data.validate import check_columns, damaged_names
+    from drain_data.validate import check_columns, check_values, damaged_names
 
     path = cache_dir(directory) / f"{table}.parquet"
     fix = "delete it and run 'drain data update' again"
@@ -70,12 +72,15 @@ def read_checked(
         what = f"lacks columns {sorted(missing)}" if missing else wrong
         raise DrainError(f"cache file {path} {what}; {fix}")
     frame = frame[TABLES[table]].copy()
+    spoilt = check_values(table, frame)
     try:
-        for col in ("date", "fetched_at"):
+        for col in () if spoilt else ("date", "fetched_at"):
             frame[col] = frame[col].astype("datetime64[ns]")
     except (TypeError, ValueError, OverflowError) as exc:
-        raise DrainError(f"cache file {path} has dates pandas cannot read ({exc}); {fix}") \
-            from None
+        spoilt = f"dates pandas cannot read ({exc})"
+    if spoilt:
+        names = frame[TABLES[table][0]].astype(str).unique()
+        return _empty(table), {str(name): spoilt for name in sorted(names)}
     damaged = damaged_names(table, frame, set(MACRO_RULES) if table == "macro" else None)
     if damaged:
         key = TABLES[table][0]
@@ -90,13 +95,20 @@ def read_table(table: str, directory: str | os.PathLike | None = None) -> pd.Dat
 
 def damage_message(table: str, damaged: dict[str, str],
                    directory: str | os.PathLike | None = None) -> str:
-    """One line naming the damaged names of a cache table, the file, and the fix."""
+    """One line naming the damaged names of a cache table, the file, and the fix: an update
+    of those names, or deleting the file when a name is one no source knows (an update of an
+    unknown series or a non-symbol cannot run)."""
+    from drain_data.validate import UNKNOWN_NAME
+
     path = cache_dir(directory) / f"{table}.parquet"
     key, option = ("ticker", "--tickers") if table == "prices" else ("series", "--series")
-    name, reason = next(iter(damaged.items()))
+    unknown = [name for name, reason in damaged.items() if reason in UNKNOWN_NAME]
+    name = unknown[0] if unknown else next(iter(damaged))
     more = f" (and {len(damaged) - 1} more)" if len(damaged) > 1 else ""
-    return (f"cache file {path}: the rows of {key} {name!r}{more} hold {reason}; refresh them "
-            f"with 'drain data update {option} {' '.join(sorted(damaged))}' or delete the file")
+    fix = (f"delete the file {path}" if unknown else
+           f"refresh them with 'drain data update {option} {' '.join(sorted(damaged))}' or "
+           f"delete the file")
+    return f"cache file {path}: the rows of {key} {name!r}{more} hold {damaged[name]}; {fix}"
 
 
 def write_table(
@@ -126,7 +138,7 @@ def write_table(
 def cache_lock(directory: str | os.PathLike | None = None) -> FileLock:
     """A lock held for the whole of an update, so two updates never interleave."""
     folder = make_dirs(cache_dir(directory), "create the cache folder")
-    return FileLock(str(folder / ".update.lock"), timeout=LOCK_TIMEOUT_SECONDS)
+    return FileLock(str(folder / LOCK_NAME), timeout=LOCK_TIMEOUT_SECONDS)
 
 
 def merge_rows(old: pd.DataFrame, new: pd.DataFrame, key: str) -> pd.DataFrame:
@@ -139,6 +151,7 @@ def merge_rows(old: pd.DataFrame, new: pd.DataFrame, key: str) -> pd.DataFrame:
 
 __all__ = [
     "CACHE_ENV",
+    "LOCK_NAME",
     "Timeout",
     "cache_dir",
     "cache_lock",

@@ -32,27 +32,33 @@ def _calendar_days_later(days: int) -> Rule:
     return rule
 
 
-# series -> (rule, human description of the publication lag)
-MACRO_RULES: dict[str, tuple[Rule, str]] = {
-    "RRPONTSYD": (business_day_after, "NY Fed same day ~13:15 ET; used the next business day"),
-    "SOFR": (business_day_after, "NY Fed D+1 08:00 ET"),
-    "EFFR": (business_day_after, "NY Fed D+1 09:00 ET"),
-    "DFF": (business_day_after, "NY Fed D+1 09:00 ET"),
-    "IORB": (_same_day, "FOMC-set, known before it takes effect"),
-    "DFEDTARU": (_same_day, "FOMC-set, known before it takes effect"),
-    "DFEDTARL": (_same_day, "FOMC-set, known before it takes effect"),
-    "DGS2": (business_day_after, "Treasury curve late on D; FRED next morning"),
-    "DGS10": (business_day_after, "Treasury curve late on D; FRED next morning"),
-    "DGS30": (business_day_after, "Treasury curve late on D; FRED next morning"),
-    "DGS3MO": (business_day_after, "Treasury curve late on D; FRED next morning"),
-    "T10Y2Y": (business_day_after, "Treasury curve late on D; FRED next morning"),
-    "WALCL": (_calendar_days_later(2), "H.4.1 Thursday 16:30 ET; Wednesday level used Friday"),
-    "WRESBAL": (_calendar_days_later(2), "H.4.1 Thursday 16:30 ET; used Friday"),
-    "WTREGEN": (_calendar_days_later(2), "H.4.1 Thursday 16:30 ET; used Friday"),
-    "NFCI": (_calendar_days_later(5), "Wednesday after the week ending Friday"),
-    "ANFCI": (_calendar_days_later(5), "Wednesday after the week ending Friday"),
-    "STLFSI4": (_calendar_days_later(7), "Thursday after the week ending Friday"),
-    "DTWEXBGS": (_calendar_days_later(10), "H.10 the following Monday"),
+# series -> (rule, human description of the publication lag, unit kind). The unit kind names the
+# plausible range of the series' values (``drain_data.validate.UNIT_RANGES``): "percent" a rate in
+# percent, "spread" a difference of rates in percentage points, "balance" a dollar amount
+# (millions or billions), "stress index" a standardised index around 0, "index level" an index
+# around 100.
+MACRO_RULES: dict[str, tuple[Rule, str, str]] = {
+    "RRPONTSYD": (business_day_after, "NY Fed same day ~13:15 ET; used the next business day",
+                  "balance"),
+    "SOFR": (business_day_after, "NY Fed D+1 08:00 ET", "percent"),
+    "EFFR": (business_day_after, "NY Fed D+1 09:00 ET", "percent"),
+    "DFF": (business_day_after, "NY Fed D+1 09:00 ET", "percent"),
+    "IORB": (_same_day, "FOMC-set, known before it takes effect", "percent"),
+    "DFEDTARU": (_same_day, "FOMC-set, known before it takes effect", "percent"),
+    "DFEDTARL": (_same_day, "FOMC-set, known before it takes effect", "percent"),
+    "DGS2": (business_day_after, "Treasury curve late on D; FRED next morning", "percent"),
+    "DGS10": (business_day_after, "Treasury curve late on D; FRED next morning", "percent"),
+    "DGS30": (business_day_after, "Treasury curve late on D; FRED next morning", "percent"),
+    "DGS3MO": (business_day_after, "Treasury curve late on D; FRED next morning", "percent"),
+    "T10Y2Y": (business_day_after, "Treasury curve late on D; FRED next morning", "spread"),
+    "WALCL": (_calendar_days_later(2), "H.4.1 Thursday 16:30 ET; Wednesday level used Friday",
+              "balance"),
+    "WRESBAL": (_calendar_days_later(2), "H.4.1 Thursday 16:30 ET; used Friday", "balance"),
+    "WTREGEN": (_calendar_days_later(2), "H.4.1 Thursday 16:30 ET; used Friday", "balance"),
+    "NFCI": (_calendar_days_later(5), "Wednesday after the week ending Friday", "stress index"),
+    "ANFCI": (_calendar_days_later(5), "Wednesday after the week ending Friday", "stress index"),
+    "STLFSI4": (_calendar_days_later(7), "Thursday after the week ending Friday", "stress index"),
+    "DTWEXBGS": (_calendar_days_later(10), "H.10 the following Monday", "index level"),
 }
 
 # Fiscal-year-end month per hyperscaler (capex filed later for a fiscal-year end: 10-K).

@@ -21,6 +21,7 @@ import pandas as pd
 from drain_core.errors import DrainError, EnvironmentFault
 from drain_data import cache, validate
 from drain_data.calendar import as_naive_dates, nyse_sessions
+from drain_data.needs import Needs
 from drain_data.releases import (
     MACRO_RULES,
     capex_available_at,
@@ -60,29 +61,48 @@ def _checked_snapshot(name: str) -> pd.DataFrame:
 
 
 def _merged(table: str, key: str, value: str, use_cache: bool, cache_dir,
-            strict: bool = True) -> pd.DataFrame:
-    """Snapshot rows overridden by cache rows; damaged cache rows are a DrainError naming the
-    fix (``strict``) or left out (``drain data show`` lists what is still usable)."""
+            needs: Needs | None = None, notes: list[str] | None = None) -> pd.DataFrame:
+    """Snapshot rows overridden by cache rows.
+
+    Damaged cache rows of a name in ``needs`` (every name when None), or a cache file of a
+    table ``needs`` reads that cannot be read at all, are a DrainError naming the fix; other
+    damaged rows are left out. With ``notes`` (``drain data show``) nothing is refused: each
+    damage is left out and described in ``notes``.
+    """
     snap = _checked_snapshot(table)[[key, "date", value]].assign(origin="snapshot")
     if not use_cache:
         return snap
-    cached, damaged = cache.read_checked(table, cache_dir)
-    if damaged and strict:
-        raise DrainError(cache.damage_message(table, damaged, cache_dir))
+    needed = None if needs is None else needs.names(table)
+    try:
+        cached, damaged = cache.read_checked(table, cache_dir)
+    except DrainError as exc:
+        if notes is None and (needed is None or needed):
+            raise
+        if notes is not None:
+            notes.append(str(exc))
+        return snap
+    refused = {name: reason for name, reason in damaged.items()
+               if needed is None or name in needed}
+    if refused and notes is None:
+        raise DrainError(cache.damage_message(table, refused, cache_dir))
+    if damaged and notes is not None:
+        notes.append(cache.damage_message(table, damaged, cache_dir))
     cached = cached[[key, "date", value]].assign(origin="cache")
     both = pd.concat([snap, cached], ignore_index=True) if len(cached) else snap
     both = both.drop_duplicates([key, "date"], keep="last")
     return both.sort_values([key, "date"], kind="stable").reset_index(drop=True)
 
 
-def price_observations(*, use_cache: bool = True, cache_dir=None) -> pd.DataFrame:
+def price_observations(*, use_cache: bool = True, cache_dir=None,
+                       needs: Needs | None = None) -> pd.DataFrame:
     """Raw price rows (ticker, date, close, origin), snapshot overridden by cache."""
-    return _merged("prices", "ticker", "close", use_cache, cache_dir)
+    return _merged("prices", "ticker", "close", use_cache, cache_dir, needs)
 
 
-def macro_observations(*, use_cache: bool = True, cache_dir=None) -> pd.DataFrame:
+def macro_observations(*, use_cache: bool = True, cache_dir=None,
+                       needs: Needs | None = None) -> pd.DataFrame:
     """Macro rows (series, date, value, origin, available_at)."""
-    obs = _merged("macro", "series", "value", use_cache, cache_dir)
+    obs = _merged("macro", "series", "value", use_cache, cache_dir, needs)
     parts = [
         group.assign(available_at=macro_available_at(name, group["date"]).to_numpy())
         for name, group in obs.groupby("series", sort=True)
@@ -189,13 +209,16 @@ def load_dataset(
     end=None,
     use_cache: bool = True,
     cache_dir: str | os.PathLike | None = None,
+    needs: Needs | None = None,
 ) -> Dataset:
     """Load prices (all, or ``tickers``), macro, capex and issuance as one ``Dataset``.
 
     ``start``/``end`` trim the price sessions; macro history is kept whole so that expanding
     statistics can warm up before ``start``. ``end`` truncates everything via ``as_of``.
+    ``needs``: the tickers and series the caller reads; damaged cache rows of other names are
+    left out rather than refused (None: every name is read).
     """
-    obs = price_observations(use_cache=use_cache, cache_dir=cache_dir)
+    obs = price_observations(use_cache=use_cache, cache_dir=cache_dir, needs=needs)
     if tickers is not None:
         available = set(obs["ticker"])
         for ticker in tickers:
@@ -207,7 +230,7 @@ def load_dataset(
         obs = obs[obs["ticker"].isin(tickers)]
     dataset = Dataset(
         prices=wide_prices(obs),
-        macro=macro_observations(use_cache=use_cache, cache_dir=cache_dir),
+        macro=macro_observations(use_cache=use_cache, cache_dir=cache_dir, needs=needs),
         capex=capex_observations(),
         issuance=issuance_observations(),
     )
@@ -228,12 +251,17 @@ def load_dataset(
     return dataset
 
 
-def coverage(*, use_cache: bool = True, cache_dir=None) -> pd.DataFrame:
-    """One row per ticker or series: kind, name, first, last, rows, source."""
+def coverage(*, use_cache: bool = True, cache_dir=None,
+             notes: list[str] | None = None) -> pd.DataFrame:
+    """One row per ticker or series: kind, name, first, last, rows, source. Damaged cache rows
+    are left out, each damage described by one line added to ``notes``."""
+    notes = [] if notes is None else notes
     rows = []
     for kind, key, frame in (
-        ("price", "ticker", _merged("prices", "ticker", "close", use_cache, cache_dir, False)),
-        ("macro", "series", _merged("macro", "series", "value", use_cache, cache_dir, False)),
+        ("price", "ticker",
+         _merged("prices", "ticker", "close", use_cache, cache_dir, notes=notes)),
+        ("macro", "series",
+         _merged("macro", "series", "value", use_cache, cache_dir, notes=notes)),
     ):
         for name, group in frame.groupby(key, sort=True):
             origins = sorted(set(group["origin"]))

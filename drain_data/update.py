@@ -27,7 +27,7 @@ import requests
 import tenacity
 
 from drain_core.errors import DrainError, EnvironmentFault
-from drain_core.fs import describe
+from drain_core.fs import describe, undone_if_failed
 from drain_data import cache, store
 from drain_data.fetch_args import parse_since, split_names
 from drain_data.fetch_errors import BadAnswer, EmptyDownload, command_deadline
@@ -162,7 +162,8 @@ def update(
     list means none. ``since`` None refreshes from the snapshot's first date (so every cached
     price series sits on one dividend-adjustment basis). The cache lock is held throughout
     (``lock_timeout`` seconds to get it, else DrainError); all downloads finish before any
-    file is written, so a failed update leaves the cache as it was.
+    file is written, so a failed update leaves the cache as it was (and removes the cache
+    folder if it created it).
     """
     start = parse_since(since) if since is not None else None
     snap_prices = store.price_observations(use_cache=False)
@@ -180,49 +181,50 @@ def update(
     macro_start = start if start is not None else snap_macro["date"].min()
 
     folder = cache.cache_dir(cache_dir)
-    lock = cache.cache_lock(folder)
-    timeout = cache.LOCK_TIMEOUT_SECONDS if lock_timeout is None else lock_timeout
-    try:
-        lock.acquire(timeout=timeout)
-    except cache.Timeout:  # a TimeoutError, so caught before the OSError below
-        raise DrainError(
-            f"another 'drain data update' is writing the cache in {folder} (lock not free "
-            f"after {timeout:g} s); wait for it to finish and run the update again"
-        ) from None
-    except OSError as exc:
-        raise EnvironmentFault(describe(exc, folder / ".update.lock", "take the cache lock")) \
-            from None
-    try:
-        _remove_stale_temp_files(folder)
-        notes: list[str] = []
-        old_prices = _old_rows("prices", folder, notes) if names else None
-        old_macro = _old_rows("macro", folder, notes) if series_names else None
-        with command_deadline():  # every request and retry of this update, in all
-            fetched_prices, fetched_macro = _download_all(
-                names, series_names, price_start, macro_start, start is not None,
-                set(snap_prices["ticker"]) | (set(old_prices["ticker"]) if names else set()),
-                progress, wait, session, fred_session,
-            )
-        _check_fetched("prices", fetched_prices)
-        _check_fetched("macro", fetched_macro)
-        tables = []
-        if names:
-            known = _known_rows(snap_prices, old_prices, "ticker", "close")
-            if fetched_prices is not None:
-                notes += _seam_warnings(known, fetched_prices)
-            tables.append(
-                _write("prices", "ticker", "close", names, old_prices, fetched_prices, known,
-                       folder)
-            )
-        if series_names:
-            known = _known_rows(snap_macro, old_macro, "series", "value")
-            tables.append(
-                _write("macro", "series", "value", series_names, old_macro, fetched_macro,
-                       known, folder)
-            )
-    finally:
-        lock.release()
-    return UpdateSummary(tables=tuple(tables), warnings=tuple(notes))
+    with undone_if_failed(folder, leftovers=[cache.LOCK_NAME]):  # a new folder goes if we fail
+        lock = cache.cache_lock(folder)
+        timeout = cache.LOCK_TIMEOUT_SECONDS if lock_timeout is None else lock_timeout
+        try:
+            lock.acquire(timeout=timeout)
+        except cache.Timeout:  # a TimeoutError, so caught before the OSError below
+            raise DrainError(
+                f"another 'drain data update' is writing the cache in {folder} (lock not free "
+                f"after {timeout:g} s); wait for it to finish and run the update again"
+            ) from None
+        except OSError as exc:
+            raise EnvironmentFault(describe(exc, folder / cache.LOCK_NAME, "take the cache lock")) \
+                from None
+        try:
+            _remove_stale_temp_files(folder)
+            notes: list[str] = []
+            old_prices = _old_rows("prices", folder, notes) if names else None
+            old_macro = _old_rows("macro", folder, notes) if series_names else None
+            with command_deadline():  # every request and retry of this update, in all
+                fetched_prices, fetched_macro = _download_all(
+                    names, series_names, price_start, macro_start, start is not None,
+                    set(snap_prices["ticker"]) | (set(old_prices["ticker"]) if names else set()),
+                    progress, wait, session, fred_session,
+                )
+            _check_fetched("prices", fetched_prices)
+            _check_fetched("macro", fetched_macro)
+            tables = []
+            if names:
+                known = _known_rows(snap_prices, old_prices, "ticker", "close")
+                if fetched_prices is not None:
+                    notes += _seam_warnings(known, fetched_prices)
+                tables.append(
+                    _write("prices", "ticker", "close", names, old_prices, fetched_prices, known,
+                           folder)
+                )
+            if series_names:
+                known = _known_rows(snap_macro, old_macro, "series", "value")
+                tables.append(
+                    _write("macro", "series", "value", series_names, old_macro, fetched_macro,
+                           known, folder)
+                )
+        finally:
+            lock.release()
+        return UpdateSummary(tables=tuple(tables), warnings=tuple(notes))
 
 
 def _download_all(

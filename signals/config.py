@@ -22,6 +22,7 @@ from drain_core.errors import DrainError
 from drain_core.frozen import FrozenDict
 from drain_core.schema import (
     MAX_WINDOW,
+    UNIQUE,
     WINDOW_REASON,
     Meta,
     conform,
@@ -31,6 +32,11 @@ from drain_core.schema import (
     require_table,
     whole,
 )
+
+# The tickers the signal reads: the credit components' ETFs (``signals.components``) and the
+# markets it is plotted and evaluated against (``signals.plots``, ``drain signal --evaluate``).
+CREDIT_TICKERS: tuple[str, ...] = ("HYG", "LQD", "IEF")
+MARKET_TICKERS: tuple[str, ...] = ("SPY", "BTC-USD")
 
 # Components in display order, grouped by the four pillars of the thesis. Each is oriented so that
 # a higher value means more drain. The functions live in ``signals.components``.
@@ -110,7 +116,7 @@ class SignalConfig:
 
     # --- which components, and how they are combined -------------------------------------------
     # All fifteen by default: the thesis names every one of them; drop any with this list.
-    components: Annotated[tuple[Component, ...], Meta(min_length=1)] = COMPONENTS
+    components: Annotated[tuple[Component, ...], Meta(min_length=1), UNIQUE] = COMPONENTS
     # Partial overrides are merged over DEFAULT_WEIGHTS (see there for the reasons).
     weights: dict[Component, Weight] = DEFAULT_WEIGHTS
     # "weights" (transparent, no estimation) by default; "pca" = first principal component of the
@@ -186,7 +192,8 @@ class SignalConfig:
     # moves from 12% to 88% of the effect over +-1 SD around the centre.
     gate_center: ZUnits = 1.0
     gate_steepness: number(gt=0, le=100) = 2.0
-    gated_components: tuple[Component, ...] = ("capex_yoy", "capex_accel", "issuance")
+    gated_components: Annotated[tuple[Component, ...], UNIQUE] = ("capex_yoy", "capex_accel",
+                                                                  "issuance")
 
     # --- regimes ------------------------------------------------------------------------------
     # The composite is a weighted mean of z-scores, so 0 is "average drain". Draining above 0.25

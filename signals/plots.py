@@ -8,6 +8,7 @@ import pandas as pd
 
 from drain_core.conventions import REGIME_COLOURS
 from signals.composite import SignalResult
+from signals.config import MARKET_TICKERS
 
 PLOT_START = "2014-01-01"
 
@@ -28,7 +29,7 @@ def regime_runs(regime: pd.Series) -> list[tuple[pd.Timestamp, pd.Timestamp, str
 
 
 def _markets(dataset):
-    cols = [c for c in ("SPY", "BTC-USD") if c in dataset.prices.columns]
+    cols = [c for c in MARKET_TICKERS if c in dataset.prices.columns]
     return dataset.prices[cols].loc[pd.Timestamp(PLOT_START):] if cols else None
 
 

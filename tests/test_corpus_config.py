@@ -90,6 +90,10 @@ BASKETS = [
     ("backtest", '[strategy.baskets]\ncash_flow = ["MU", "GME"]\n',
      "GME is in both the long basket"),
     ("backtest", '[strategy.baskets]\ncash_flow = ["MU", "MU"]\n', "cash_flow lists MU twice"),
+    ("signal", '[signal]\ncomponents = ["sofr_iorb", "dollar", "sofr_iorb"]\n',
+     "signal.components lists 'sofr_iorb' twice"),
+    ("backtest", '[signal]\ngated_components = ["issuance", "issuance"]\n',
+     "signal.gated_components lists 'issuance' twice"),
     ("thesis", '[strategy.baskets]\nspeculative = ["ARKK", "NVDA"]\n', "NVDA is in both"),
     ("tune", '[strategy.baskets]\ncash_flow = "NVDA"\n', "strategy.baskets.cash_flow"),
 ]

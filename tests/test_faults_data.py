@@ -225,7 +225,7 @@ CACHE_CASES = {
     "close-infinite": ("prices", _with(_prices(), 2, "close", np.inf), ["infinite"]),
     "close-nan": ("prices", _with(_prices(), 7, "close", np.nan), ["NaN"]),
     "close-as-strings": ("prices", _prices().astype({"close": str}), ["instead of numbers",
-                                                                      "delete it"]),
+                                                                      "delete the file"]),
     "close-as-bools": ("prices", _prices().assign(close=True), ["instead of numbers"]),
     "dates-as-strings": ("prices", _prices().astype({"date": str}), ["instead of dates"]),
     "date-missing": ("prices", _with(_prices(), 1, "date", pd.NaT), ["not a date"]),
@@ -234,20 +234,30 @@ CACHE_CASES = {
     "date-before-calendar": ("prices", _with(_prices(), 0, "date", pd.Timestamp("1980-01-02")),
                              ["outside the calendar"]),
     "date-twice": ("prices", _dup(_prices()), ["the same date twice"]),
-    "ticker-not-a-symbol": ("prices", _prices().assign(ticker="spy; rm -rf"), ["not a ticker"]),
     "ticker-as-numbers": ("prices", _prices().assign(ticker=7), ["instead of names"]),
     "column-missing": ("prices", _prices().drop(columns="fetched_at"), ["lacks columns"]),
     "truncated-parquet": ("prices", "truncate", ["unreadable", "delete it"]),
     "random-bytes": ("prices", b"\x00garbage" * 100, ["unreadable"]),
     "empty-file": ("prices", b"", ["unreadable"]),
     "a-folder-not-a-file": ("prices", "folder", ["is not a file"]),
-    "series-unknown": ("macro", _macro().assign(series="NOTASERIES"),
-                       ["'NOTASERIES'", "no publication rule"]),
     "series-value-infinite": ("macro", _with(_macro(), 3, "value", -np.inf), ["infinite"]),
     "series-date-missing": ("macro", _with(_macro(), 3, "date", pd.NaT), ["not a date",
                                                                           "--series SOFR"]),
     "series-date-twice": ("macro", _dup(_macro()), ["twice"]),
     "series-values-as-text": ("macro", _macro().astype({"value": str}), ["instead of numbers"]),
+    "rate-of-5000-percent": ("macro", _with(_macro(), 3, "value", 5000.0),
+                             ["plausible range", "[-5, 50]", "--series SOFR"]),
+    "rate-of-minus-1e308": ("macro", _with(_macro(), 3, "value", -1e308), ["plausible range"]),
+    "balance-negative": ("macro", _macro().assign(series="WALCL", value=-1.0),
+                         ["'WALCL'", "plausible range", "balance"]),
+    "balance-of-1e300": ("macro", _with(_macro().assign(series="WRESBAL"), 3, "value", 1e300),
+                         ["plausible range"]),
+}
+# names no source knows: no command reads them, and no update can refresh them
+UNKNOWN_CASES = {
+    "series-unknown": ("macro", _macro().assign(series="NOTASERIES"),
+                       ["'NOTASERIES'", "no publication rule"]),
+    "ticker-not-a-symbol": ("prices", _prices().assign(ticker="spy; rm -rf"), ["not a ticker"]),
 }
 
 
@@ -273,6 +283,107 @@ def test_damaged_cache_is_named_with_its_fix(tmp_path, monkeypatch, capsys, case
     monkeypatch.setenv("DRAIN_CACHE_DIR", str(folder))
     words = [str(folder / f"{table}.parquet"), *words]
     expect_fault(capsys, ["signal", "--name", "s"], 2, words, [folder, tmp_path / "reports"])
+
+
+@pytest.mark.parametrize("case", [*CACHE_CASES, *UNKNOWN_CASES])
+def test_data_show_lists_the_rest_and_names_the_damage(tmp_path, capsys, case):
+    """``drain data show`` refuses nothing: it lists the snapshot and every usable cache row,
+    and names each damage and its fix in one ``drain:`` line on stderr, exit status 0."""
+    table, damage, words = {**CACHE_CASES, **UNKNOWN_CASES}[case]
+    folder = tmp_path / "cache"
+    _damage(folder, table, damage)
+    path = folder / f"{table}.parquet"
+    expect_fault(capsys, ["data", "show", "--cache-dir", str(folder)], 0, [str(path), *words],
+                 [folder])
+    from drain_cli.main import main
+
+    assert main(["data", "show", "--cache-dir", str(folder)]) == 0
+    shown = capsys.readouterr().out
+    assert all(name in shown for name in ("SPY", "QQQ", "SOFR", "WALCL", "hyperscaler bonds"))
+
+
+@pytest.mark.parametrize("case", UNKNOWN_CASES)
+def test_an_unknown_name_is_fixed_by_deleting_the_file(tmp_path, case):
+    """No update can refresh a series or ticker no source knows: the fix is deleting the file."""
+    from drain_data import load_dataset
+
+    table, damage, words = UNKNOWN_CASES[case]
+    folder = tmp_path / "cache"
+    _damage(folder, table, damage)
+    with pytest.raises(fetch_errors.DrainError) as caught:
+        load_dataset(cache_dir=folder)  # every name read
+    message = str(caught.value)
+    assert f"delete the file {folder / f'{table}.parquet'}" in message, message
+    assert "drain data update" not in message and all(word in message for word in words)
+
+
+UNREAD_DAMAGE = {  # damage to the cached rows of QQQ, which neither signal nor backtest reads
+    "closes-as-strings": lambda frame: frame.astype({"close": str}),
+    "dates-as-strings": lambda frame: frame.astype({"date": str}),
+    "close-zero": lambda frame: _with(frame, 4, "close", 0.0),
+    "close-negative": lambda frame: _with(frame, 2, "close", -5.0),
+    "close-infinite": lambda frame: _with(frame, 2, "close", np.inf),
+}
+
+
+@pytest.mark.parametrize("case", UNREAD_DAMAGE)
+def test_damage_blocks_only_the_commands_that_read_it(tmp_path, case):
+    """Damaged cache rows of QQQ leave the signal's and a backtest's data loading (QQQ's
+    snapshot rows stand); a command that reads QQQ (every name) is refused, naming the fix.
+    Damage to GME, in the default speculative basket, refuses a backtest but not the signal."""
+    from backtests.run.config import RunConfig
+    from drain_data import load_dataset
+
+    folder = tmp_path / "cache"
+    config = RunConfig()
+    _damage(folder, "prices", UNREAD_DAMAGE[case](_prices().assign(ticker="QQQ")))
+    for needs in (config.needs(signal_only=True), config.needs()):
+        data = load_dataset(cache_dir=folder, needs=needs)
+        assert data.prices["QQQ"].notna().any() and data.prices["SPY"].notna().any()
+    with pytest.raises(fetch_errors.DrainError, match="--tickers QQQ"):
+        load_dataset(cache_dir=folder)
+    _damage(folder, "prices", UNREAD_DAMAGE[case](_prices().assign(ticker="GME")))
+    load_dataset(cache_dir=folder, needs=config.needs(signal_only=True))
+    with pytest.raises(fetch_errors.DrainError, match="--tickers GME"):
+        load_dataset(cache_dir=folder, needs=config.needs())
+
+
+def test_drain_signal_runs_beside_a_damaged_ticker_it_does_not_read(tmp_path, monkeypatch,
+                                                                    capsys):
+    from drain_cli.main import main
+
+    folder = tmp_path / "cache"
+    _damage(folder, "prices", _prices().assign(ticker="QQQ").astype({"close": str}))
+    _damage(folder, "macro", _macro().assign(series="NOTASERIES"))
+    monkeypatch.setenv("DRAIN_CACHE_DIR", str(folder))
+    assert main(["signal", "--name", "s"]) == 0, capsys.readouterr().err
+    assert (tmp_path / "reports" / "s" / "signal.csv").is_file()
+
+
+IMPLAUSIBLE = {"5000-percent": "5000", "minus-1e308": "-1e308", "1e300": "1e300"}
+
+
+@pytest.mark.parametrize("case", IMPLAUSIBLE)
+def test_an_implausible_fred_value_is_a_bad_answer(filled, tmp_path, monkeypatch, capsys, case):
+    """A fetched value outside the series' plausible range: exit 1, the cache unchanged."""
+    server = _serve(monkeypatch, [answer(SOFR.replace("3.64", IMPLAUSIBLE[case]))])
+    try:
+        expect_fault(capsys, _update(filled), 1, ["FRED", "'SOFR'", "plausible range"],
+                     [filled, tmp_path / "reports"])
+    finally:
+        server.close()
+
+
+def test_a_failed_update_removes_the_cache_folder_it_created(tmp_path, monkeypatch, capsys):
+    server = _serve(monkeypatch, [hang_up()])
+    try:
+        expect_fault(capsys, _update(tmp_path / "new" / "cache"), 1, "network is unavailable",
+                     [tmp_path / "new"])  # absent before, absent after
+        (tmp_path / "kept").mkdir()
+        expect_fault(capsys, _update(tmp_path / "kept"), 1, "network is unavailable", [])
+    finally:
+        server.close()
+    assert (tmp_path / "kept").is_dir()  # a folder that was there stays
 
 
 def test_the_rest_of_the_data_keeps_working_and_an_update_repairs(tmp_path, monkeypatch, capsys):

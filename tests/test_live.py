@@ -575,9 +575,10 @@ def test_truncated_cache_file_is_a_drain_error(filled_cache, capsys):
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(DrainError, match="unreadable.*delete it"):
         cache.read_table("prices", filled_cache)
+    # drain data show lists the snapshot and names the damage, exit 0 (issue #14)
     code, out, err = _run(["data", "show", "--cache-dir", str(filled_cache)], capsys)
-    assert code == 2 and out == "" and err.count("\n") == 1
-    assert "prices.parquet is unreadable" in err
+    assert code == 0 and "SPY" in out and err.count("\n") == 1
+    assert err.startswith("drain: ") and "prices.parquet is unreadable" in err
     # An update refuses to build on it and leaves it for the user to delete.
     truncated = path.read_bytes()
     code, _, err = _run(_update_cli(filled_cache, "--tickers", "SPY"), capsys)

@@ -46,8 +46,9 @@ def run_signal(config: RunConfig, name: str, *, as_of: pd.Timestamp | None = Non
     from signals.as_of import signal_as_of
     from signals.compare import stress_index_correlations
 
-    known, result = signal_as_of(load_dataset() if dataset is None else dataset,
-                                 config.signal, as_of)
+    if dataset is None:  # the evaluation reads the baskets' returns too
+        dataset = load_dataset(needs=config.needs(signal_only=not evaluate))
+    known, result = signal_as_of(dataset, config.signal, as_of)
     evaluation = None
     if evaluate:
         from backtests.report.signal_eval import evaluate_signal

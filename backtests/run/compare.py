@@ -12,6 +12,8 @@ returns themselves (``backtests.stats.performance``).
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Mapping
 
 import numpy as np
@@ -64,7 +66,9 @@ def compare_configs(
     """
     if not configs:
         raise DrainError("compare_configs needs at least one named configuration")
-    dataset = dataset if dataset is not None else load_dataset(end=end)
+    if dataset is None:
+        needs = functools.reduce(operator.or_, (config.needs() for config in configs.values()))
+        dataset = load_dataset(end=end, needs=needs)
     columns: dict[str, dict[str, float]] = {}
     benchmarks: dict[str, pd.Series] = {}
     benchmark_columns: dict[str, dict[str, float]] = {}

@@ -17,7 +17,8 @@ from typing import Any
 from backtests.sim.config import BacktestConfig
 from drain_core.config import KNOWN_SECTIONS, check_sections, read_config
 from drain_core.errors import DrainError
-from signals.config import SignalConfig
+from drain_data.needs import Needs
+from signals.config import CREDIT_TICKERS, MARKET_TICKERS, SignalConfig
 from strategies.config import StrategyConfig
 
 __all__ = ["KNOWN_SECTIONS", "RunConfig"]
@@ -80,6 +81,20 @@ class RunConfig:
             if value >= traded:
                 raise DrainError(f"strategy.{key} = {value} needs more sessions than the date "
                                  f"range holds ({traded}); shorten it or widen the date range")
+
+    def needs(self, *, signal_only: bool = False) -> Needs:
+        """What a run of this config reads (``load_dataset(needs=)``): every macro series and
+        the signal's tickers (the SPY and 60/40 SPY/IEF benchmarks among them); unless
+        ``signal_only``, both traded baskets, the hedge asset and the cash rate too."""
+        from drain_data.releases import MACRO_RULES
+
+        strategy = self.strategy
+        tickers = {*CREDIT_TICKERS, *MARKET_TICKERS}
+        if not signal_only:
+            tickers |= {*strategy.baskets[strategy.long_basket],
+                        *strategy.baskets[strategy.short_basket], strategy.hedge_asset,
+                        self.backtest.cash_rate_ticker}
+        return Needs.of(tickers, MACRO_RULES)
 
     def replace(self, **changes: Any) -> RunConfig:
         """A copy with some sections changed (checked again)."""

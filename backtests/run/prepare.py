@@ -36,7 +36,7 @@ def prepare_run(
     end: str | None = None,
 ) -> PreparedRun:
     """Signal on all history known at ``end``; target weights only from ``start`` on."""
-    dataset = dataset if dataset is not None else load_dataset(end=end)
+    dataset = dataset if dataset is not None else load_dataset(end=end, needs=config.needs())
     if end is not None:
         dataset = dataset.as_of(pd.Timestamp(end))
     signal = compute_signal(dataset, config.signal)
