@@ -153,6 +153,16 @@ def _without_checksums(then):
     return damage
 
 
+def _unlisted(file: str, then):
+    """The run as saved before ``file`` was checksummed (the manifest does not list it), then
+    damaged by ``then``: read by ``integrity.read_run_csv`` all the same."""
+    def damage(run: Path) -> None:
+        _manifest(lambda m: {**m, "checksums": {k: v for k, v in m["checksums"].items()
+                                                if k != file}})(run)
+        then(run)
+    return damage
+
+
 def _flip_a_digit(path: Path) -> None:
     text = path.read_text()
     k = text.index("0.", 200)
@@ -190,6 +200,31 @@ DAMAGED_RUNS = {
     "manifest-checksum-of-a-missing-file": (
         _manifest(lambda m: {**m, "checksums": {**m["checksums"], "extra.csv": "0" * 64}}),
         "extra.csv is missing"),
+    "baskets-empty": (lambda r: (r / "baskets.csv").write_text(""), "baskets.csv changed"),
+    "baskets-garbage": (lambda r: (r / "baskets.csv").write_bytes(b"\x00\xff" * 99),
+                        "baskets.csv changed"),
+    "baskets-truncated": (lambda r: _truncate(r / "baskets.csv"), "baskets.csv changed"),
+    "baskets-deleted": (lambda r: (r / "baskets.csv").unlink(), "baskets.csv is missing"),
+    "unlisted-baskets-empty": (_unlisted("baskets.csv", lambda r: (r / "baskets.csv")
+                                         .write_text("")), "baskets.csv is not a CSV"),
+    "unlisted-baskets-garbage": (_unlisted("baskets.csv", lambda r: (r / "baskets.csv")
+                                           .write_bytes(b"\x00\xff" * 99)), "baskets.csv is not"),
+    "unlisted-baskets-latin-1": (_unlisted("baskets.csv", lambda r: (r / "baskets.csv")
+                                           .write_bytes(b"date,caf\xe9\n2024-01-02,1\n")),
+                                 "baskets.csv is not a CSV"),
+    "unlisted-baskets-truncated": (_unlisted("baskets.csv", lambda r: _truncate(
+        r / "baskets.csv")), "baskets.csv is cut short"),
+    "unlisted-baskets-header-only": (_unlisted("baskets.csv", lambda r: (r / "baskets.csv")
+                                               .write_text("date,a,b\n")), "has no rows"),
+    "unlisted-baskets-dates-only": (_unlisted("baskets.csv", lambda r: (r / "baskets.csv")
+                                              .write_text("date\n2024-01-02\n")),
+                                    "baskets.csv has no columns besides its dates"),
+    "unlisted-baskets-text": (_unlisted("baskets.csv", lambda r: (r / "baskets.csv")
+                                        .write_text("date,a\n2024-01-02,up\n")), "not numbers"),
+    "legacy-baskets-garbage": (_without_checksums(
+        lambda r: (r / "baskets.csv").write_text("not,a\ncsv at all")), "baskets.csv is not"),
+    "legacy-returns-truncated": (_without_checksums(lambda r: _truncate(r / "returns.csv")),
+                                 "returns.csv is cut short"),
     "legacy-returns-garbage": (_without_checksums(
         lambda r: (r / "returns.csv").write_text("not,a\ncsv at all")), "not a CSV"),
     "legacy-returns-empty": (_without_checksums(lambda r: (r / "returns.csv").write_text("")),
@@ -217,6 +252,11 @@ def test_damaged_run_folder_is_refused(warm_run, tmp_path, capsys, case):
     shutil.copytree(warm_run, run)
     damage(run)
     expect_fault(capsys, ["report", str(run)], 2, words, _roots(tmp_path))
+
+
+def test_every_csv_a_run_writes_is_checksummed(warm_run):
+    listed = json.loads((warm_run / "manifest.json").read_text())["checksums"]
+    assert {p.name for p in warm_run.glob("*.csv")} | {"config.toml"} == set(listed)
 
 
 def test_report_of_something_else_is_refused(tmp_path, capsys):
