@@ -76,22 +76,35 @@ def parse_date_range(start: str | None, end: str | None) -> tuple[pd.Timestamp |
 
 
 MAX_RUN_NAME = 100  # the temp folder beside it adds ~15 characters; file systems allow 255
-# Names the reports folder itself uses: the runs index, its temp file, and shared page assets.
-RESERVED_RUN_NAMES = frozenset({"index.html", "index.html.tmp", "plotly.min.js"})
 
 
-def run_name(name: str | None, default: str) -> str:
-    """The run folder name: ``default`` when none is given; else a plain folder name of at
-    most MAX_RUN_NAME characters, not starting with '.', not one the reports folder uses."""
-    if name is None:
-        return default
+def run_name(name: str | None, default: str | None) -> str | None:
+    """The run folder name, checked before any work: ``default`` when none is given; else a
+    plain folder name of at most MAX_RUN_NAME characters, not starting with '.', not a file
+    the reports folder itself gets. The reports folder must be one (or be free to make: a file
+    in its way is an environment fault), and the run's place in it not a file."""
+    from drain_core.fs import no_file_in_the_way
+    from drain_core.paths import reports_root
+
+    root = no_file_in_the_way(reports_root(), "write into the reports folder")
+    chosen = default if name is None else _checked_name(name)
+    if chosen is not None and (root / chosen).exists() and not (root / chosen).is_dir():
+        raise DrainError(f"{root / chosen} is a file, not a run folder; move it away or pass "
+                         f"another --name")
+    return chosen
+
+
+def _checked_name(name: str) -> str:
+    from drain_core.paths import root_file_names
+
     if not name or "/" in name or "\\" in name or name.startswith("."):
         raise DrainError(f"--name: {name!r} is not a plain folder name (no '/', no leading '.')")
     if len(name) > MAX_RUN_NAME:
         raise DrainError(f"--name is {len(name)} characters long; use at most {MAX_RUN_NAME}")
     if any(ord(c) < 32 or ord(c) == 127 for c in name):
         raise DrainError(f"--name: {name!r} holds a control character; use a plain folder name")
-    if name.lower() in RESERVED_RUN_NAMES:
+    reserved = root_file_names()
+    if name.lower() in {file.lower() for file in reserved}:
         raise DrainError(f"--name: {name!r} is reserved by the reports folder "
-                         f"({', '.join(sorted(RESERVED_RUN_NAMES))}); choose another name")
+                         f"({', '.join(sorted(reserved))}); choose another name")
     return name

@@ -69,12 +69,23 @@ def guarded(path: str | os.PathLike | None, action: str = "write") -> Iterator[N
         raise EnvironmentFault(describe(exc, path, action)) from None
 
 
+def no_file_in_the_way(folder: str | os.PathLike, action: str = "create the folder") -> Path:
+    """``folder``, if it is a folder or could be made one: a file where it or a folder above it
+    should be is an ``EnvironmentFault`` naming that file. Nothing is created."""
+    folder = Path(folder)
+    for path in (folder, *folder.parents):  # up to the nearest one that exists
+        if path.exists():
+            if not path.is_dir():
+                error = NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path))
+                raise EnvironmentFault(describe(error, path, action))
+            break
+    return folder
+
+
 def make_dirs(folder: str | os.PathLike, action: str = "create the folder") -> Path:
     """``folder`` and its parents, created if missing; a file in the way is a one-line error."""
-    folder = Path(folder)
+    folder = no_file_in_the_way(folder, action)
     with guarded(folder, action):
-        if folder.exists() and not folder.is_dir():
-            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(folder))
         folder.mkdir(parents=True, exist_ok=True)
     return folder
 
@@ -172,5 +183,5 @@ def remove_stale_temp_dirs(root: Path, prefix: str = ".") -> list[Path]:
     return removed
 
 
-__all__ = ["OWNER_FILE", "claim", "describe", "guarded", "make_dirs", "owner_alive",
-           "remove_stale_temp_dirs", "write_bytes", "write_text"]
+__all__ = ["OWNER_FILE", "claim", "describe", "guarded", "make_dirs", "no_file_in_the_way",
+           "owner_alive", "remove_stale_temp_dirs", "write_bytes", "write_text"]

@@ -18,10 +18,11 @@ PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
 
 
 def plotly_file_name() -> str:
-    """File name of the shared plotly.js, versioned so that pages never load another version."""
-    import plotly
+    """File name of the shared plotly.js, versioned so that pages never load another version
+    (the installed version, read without importing plotly: the CLI checks run names with it)."""
+    from importlib import metadata
 
-    return f"plotly-{plotly.__version__}.min.js"
+    return f"plotly-{metadata.version('plotly')}.min.js"
 
 
 def shared_plotly(reports_dir: Path) -> Path:

@@ -1,4 +1,5 @@
-"""Where run outputs land: ``reports/`` in the working folder, or $DRAIN_REPORTS_DIR."""
+"""Where run outputs land: ``reports/`` in the working folder, or $DRAIN_REPORTS_DIR, one folder
+per run beside the files the reports folder itself holds (``root_file_names``)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,20 @@ from drain_core.errors import EnvironmentFault
 from drain_core.fs import OWNER_FILE, claim, describe, guarded, make_dirs, remove_stale_temp_dirs
 
 REPORTS_ENV = "DRAIN_REPORTS_DIR"
+RUNS_INDEX = "index.html"  # the runs index (backtests.report.runs_index) in the reports folder
 
 
 def reports_root() -> Path:
     """The folder that holds one sub-folder per run."""
     return Path(os.environ.get(REPORTS_ENV, "reports"))
+
+
+def root_file_names() -> frozenset[str]:
+    """The files the reports folder itself gets, never a run's name: the runs index and the
+    shared plotly.js (``drain_core.pages``); their temp files start with '.'."""
+    from drain_core.pages import plotly_file_name
+
+    return frozenset({RUNS_INDEX, plotly_file_name()})
 
 
 @contextmanager

@@ -1,4 +1,5 @@
-"""Read a TOML config file, turning a missing or malformed file into a one-line user error."""
+"""Read a TOML config file, turning a missing, non-UTF-8 or malformed file into a one-line user
+error."""
 
 from __future__ import annotations
 
@@ -10,13 +11,21 @@ from drain_core.errors import DrainError
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
-    """Parse a TOML file; a missing or malformed file is a one-line DrainError."""
+    """Parse a UTF-8 TOML file (a leading byte-order mark allowed); a missing file, other bytes
+    (latin-1, binary) or malformed TOML is a one-line DrainError."""
     path = Path(path)
     if not path.is_file():
         raise DrainError(f"config file {path} does not exist; pass an existing TOML file")
+    data = path.read_bytes()
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise DrainError(f"config file {path} is not UTF-8 text (byte 0x{data[exc.start]:02x} "
+                         f"on line {line}); a config must be UTF-8 TOML: save it as UTF-8"
+                         ) from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise DrainError(f"config file {path} is not valid TOML: {exc}") from None
 

@@ -178,8 +178,16 @@ TUNE_SECTION = [  # [tune] itself: shapes, caps and types
     ("tune", '[tune.grid.signal]\ngate = ["none", "step", "none"]\n', "lists 'none' twice"),
     ("tune", "[tune.grid.strategy]\nleg_size = [0.5, 0.50]\n", "lists 0.5 twice"),
 ]
-CORPUS = (TUNE_SECTION + SECTION_SHAPE + WHOLE_NUMBERS + NOT_FINITE + BEYOND_INT64 + BASKETS
-          + BOOLEANS + CHOICES_AND_KEYS + RANGES_AND_RULES)
+NOT_UTF8 = [  # bytes that are not UTF-8 text: the file is named, and the encoding it must have
+    ("backtest", "[strategy]\n# café\nleg_size = 0.5\n".encode("latin-1"), "(byte 0xe9 on line 2)"),
+    ("signal", "[signal]\nz_window = 756 # ±\n".encode("latin-1"), "must be UTF-8 TOML"),
+    ("tune", "# Zürich\n[tune]\n".encode("cp1252"), "(byte 0xfc on line 1)"),
+    ("thesis", "[thesis]\nseed = 1\n".encode("utf-16"), "must be UTF-8 TOML"),
+    ("backtest", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x01", "is not UTF-8 text"),
+    ("signal", b"\x1f\x8b\x08\x00" + bytes(range(256)), "is not UTF-8 text"),
+]
+CORPUS = (NOT_UTF8 + TUNE_SECTION + SECTION_SHAPE + WHOLE_NUMBERS + NOT_FINITE + BEYOND_INT64
+          + BASKETS + BOOLEANS + CHOICES_AND_KEYS + RANGES_AND_RULES)
 
 
 def _listing(root: Path) -> list[tuple[str, int]]:
@@ -215,7 +223,7 @@ def test_bad_config_is_refused_in_one_line(command, text, needle, tmp_path, fold
     reports, cache = folders
     before = (_listing(reports), _listing(cache))
     config = tmp_path / "bad.toml"
-    config.write_text(text)
+    config.write_bytes(text if isinstance(text, bytes) else text.encode())
     argv = [command, "--config", str(config)]
     if command == "tune":
         argv.append("--no-progress")
@@ -225,4 +233,13 @@ def test_bad_config_is_refused_in_one_line(command, text, needle, tmp_path, fold
     assert "Traceback" not in err and err.startswith("drain: error: ")
     assert 1 <= err.count("\n") <= 2, err
     assert needle in err, err
+    assert str(config) in err or not isinstance(text, bytes), err  # the file is named
     assert (_listing(reports), _listing(cache)) == before
+
+
+def test_a_utf8_config_with_a_byte_order_mark_is_read(tmp_path):
+    from drain_core.tomlfile import read_toml
+
+    config = tmp_path / "notepad.toml"
+    config.write_bytes("\ufeff[strategy]\nleg_size = 0.5\n".encode())
+    assert read_toml(config) == {"strategy": {"leg_size": 0.5}}

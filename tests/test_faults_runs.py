@@ -22,6 +22,7 @@ import pytest
 from backtests.report.integrity import checked_manifest
 from drain_cli.main import main
 from drain_core.errors import DrainError
+from drain_core.pages import plotly_file_name
 from tests.faults_kit import expect_fault, listing
 from tests.runs_kit import backtest_into
 
@@ -44,8 +45,9 @@ BAD_NAMES = {
     "101-characters": ("n" * 101, "at most 100"),
     "runs-index": ("index.html", "reserved"),
     "runs-index-upper-case": ("INDEX.HTML", "reserved"),
-    "runs-index-temp-file": ("index.html.tmp", "reserved"),
-    "plotly-asset": ("plotly.min.js", "reserved"),
+    "runs-index-temp-file": (".index.html.k2x9q0.tmp", "leading '.'"),
+    "plotly-asset": (plotly_file_name(), "reserved"),
+    "plotly-asset-upper-case": (plotly_file_name().upper(), "reserved"),
     "hidden": (".hidden", "leading '.'"),
     "dot-dot": ("..", "leading '.'"),
     "a-path": ("a/b", "no '/'"),
@@ -60,6 +62,48 @@ BAD_NAMES = {
 def test_bad_run_name_is_refused(tmp_path, capsys, case):
     name, words = BAD_NAMES[case]
     expect_fault(capsys, ["backtest", "--name", name], 2, ["--name", words], _roots(tmp_path))
+
+
+# every command that writes a run folder, as it is run with its name (None: its default)
+WRITERS = {
+    "backtest": lambda name: ["backtest", "--start", START, *_named(name)],
+    "tune": lambda name: ["tune", "--no-progress", *_named(name)],
+    "signal": lambda name: ["signal", *_named(name)],
+    "placebo": lambda name: ["placebo", "--n", "1", *_named(name)],
+    "thesis": lambda name: ["thesis", "--no-progress", *_named(name)],
+}
+
+
+def _named(name: str | None) -> list[str]:
+    return [] if name is None else ["--name", name]
+
+
+@pytest.fixture
+def no_data_load(monkeypatch):
+    """Loading the data is refused (in this process and a sidecar forked from it): a command
+    that gets as far fails with another status and message."""
+    from drain_data import store
+
+    def refused(*args, **kwargs):
+        raise DrainError("the data was loaded before the check")
+
+    monkeypatch.setattr(store, "price_observations", refused)
+
+
+# files a reports folder may hold beside its runs: a user's note, an older plotly.js
+STRAY_FILES = ("notes.txt", "plotly-5.24.1.min.js", "results")
+
+
+@pytest.mark.parametrize("file", STRAY_FILES)
+@pytest.mark.parametrize("command", WRITERS)
+def test_a_run_name_that_is_a_file_in_the_reports_folder(tmp_path, capsys, no_data_load,
+                                                          command, file):
+    """Refused before the data loads, the file kept."""
+    root = tmp_path / "reports"
+    root.mkdir()
+    (root / file).write_text("mine")
+    expect_fault(capsys, WRITERS[command](file), 2, [str(root / file), "is a file", "--name"],
+                 _roots(tmp_path))
 
 
 BAD_RANGES = {
@@ -109,6 +153,16 @@ def _without_checksums(then):
     return damage
 
 
+def _unlisted(file: str, then):
+    """The run as saved before ``file`` was checksummed (the manifest does not list it), then
+    damaged by ``then``: read by ``integrity.read_run_csv`` all the same."""
+    def damage(run: Path) -> None:
+        _manifest(lambda m: {**m, "checksums": {k: v for k, v in m["checksums"].items()
+                                                if k != file}})(run)
+        then(run)
+    return damage
+
+
 def _flip_a_digit(path: Path) -> None:
     text = path.read_text()
     k = text.index("0.", 200)
@@ -146,6 +200,31 @@ DAMAGED_RUNS = {
     "manifest-checksum-of-a-missing-file": (
         _manifest(lambda m: {**m, "checksums": {**m["checksums"], "extra.csv": "0" * 64}}),
         "extra.csv is missing"),
+    "baskets-empty": (lambda r: (r / "baskets.csv").write_text(""), "baskets.csv changed"),
+    "baskets-garbage": (lambda r: (r / "baskets.csv").write_bytes(b"\x00\xff" * 99),
+                        "baskets.csv changed"),
+    "baskets-truncated": (lambda r: _truncate(r / "baskets.csv"), "baskets.csv changed"),
+    "baskets-deleted": (lambda r: (r / "baskets.csv").unlink(), "baskets.csv is missing"),
+    "unlisted-baskets-empty": (_unlisted("baskets.csv", lambda r: (r / "baskets.csv")
+                                         .write_text("")), "baskets.csv is not a CSV"),
+    "unlisted-baskets-garbage": (_unlisted("baskets.csv", lambda r: (r / "baskets.csv")
+                                           .write_bytes(b"\x00\xff" * 99)), "baskets.csv is not"),
+    "unlisted-baskets-latin-1": (_unlisted("baskets.csv", lambda r: (r / "baskets.csv")
+                                           .write_bytes(b"date,caf\xe9\n2024-01-02,1\n")),
+                                 "baskets.csv is not a CSV"),
+    "unlisted-baskets-truncated": (_unlisted("baskets.csv", lambda r: _truncate(
+        r / "baskets.csv")), "baskets.csv is cut short"),
+    "unlisted-baskets-header-only": (_unlisted("baskets.csv", lambda r: (r / "baskets.csv")
+                                               .write_text("date,a,b\n")), "has no rows"),
+    "unlisted-baskets-dates-only": (_unlisted("baskets.csv", lambda r: (r / "baskets.csv")
+                                              .write_text("date\n2024-01-02\n")),
+                                    "baskets.csv has no columns besides its dates"),
+    "unlisted-baskets-text": (_unlisted("baskets.csv", lambda r: (r / "baskets.csv")
+                                        .write_text("date,a\n2024-01-02,up\n")), "not numbers"),
+    "legacy-baskets-garbage": (_without_checksums(
+        lambda r: (r / "baskets.csv").write_text("not,a\ncsv at all")), "baskets.csv is not"),
+    "legacy-returns-truncated": (_without_checksums(lambda r: _truncate(r / "returns.csv")),
+                                 "returns.csv is cut short"),
     "legacy-returns-garbage": (_without_checksums(
         lambda r: (r / "returns.csv").write_text("not,a\ncsv at all")), "not a CSV"),
     "legacy-returns-empty": (_without_checksums(lambda r: (r / "returns.csv").write_text("")),
@@ -173,6 +252,11 @@ def test_damaged_run_folder_is_refused(warm_run, tmp_path, capsys, case):
     shutil.copytree(warm_run, run)
     damage(run)
     expect_fault(capsys, ["report", str(run)], 2, words, _roots(tmp_path))
+
+
+def test_every_csv_a_run_writes_is_checksummed(warm_run):
+    listed = json.loads((warm_run / "manifest.json").read_text())["checksums"]
+    assert {p.name for p in warm_run.glob("*.csv")} | {"config.toml"} == set(listed)
 
 
 def test_report_of_something_else_is_refused(tmp_path, capsys):
@@ -226,13 +310,18 @@ def test_a_full_disk_during_a_rebuild_leaves_the_run_as_it_was(warm_run, tmp_pat
     assert "Traceback" not in err and listing(run) == before
 
 
-def test_a_reports_folder_that_is_a_file(warm_run, tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("below", ["", "reports"], ids=["the-folder", "a-folder-above"])
+@pytest.mark.parametrize("name", [None, "x"], ids=["default-name", "named"])
+@pytest.mark.parametrize("command", WRITERS)
+def test_a_reports_folder_that_is_a_file(tmp_path, monkeypatch, capsys, no_data_load, command,
+                                         name, below):
+    """Said up front, before the data loads or any work runs."""
     blocker = tmp_path / "reports-file"
     blocker.write_text("in the way")
-    monkeypatch.setenv("DRAIN_REPORTS_DIR", str(blocker))
-    # the cache folder gains the NYSE calendar the data load keeps there: not a fault's debris
-    expect_fault(capsys, ["backtest", "--start", START, "--name", "x"], 1,
-                 [str(blocker), "is a file"], [blocker, tmp_path / "reports"])
+    monkeypatch.setenv("DRAIN_REPORTS_DIR", str(blocker / below))
+    expect_fault(capsys, WRITERS[command](name), 1, [str(blocker), "is a file"],
+                 [blocker, *_roots(tmp_path)])
+
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions (chmod cannot "

@@ -2,9 +2,12 @@
 every rebuild, and one-line errors for a manifest or CSV that is damaged.
 
 ``file_checksums`` gives the sha256 of each raw file when the run is saved (the manifest lists
-them); ``checked_manifest`` reads ``manifest.json`` back (truncated, not an object, keys
-missing: a DrainError) and refuses any listed file whose content changed since. A manifest
-without checksums (a run saved before they existed) has its CSVs parsed instead.
+them: every CSV of the run and its config); ``checked_manifest`` reads ``manifest.json`` back
+(truncated, not an object, keys missing: a DrainError) and refuses any listed file whose
+content changed since. ``read_run_csv`` is the one reader of a run's CSVs: a file that is
+empty, not a CSV, cut short or holds other than dated numbers is a DrainError naming it, which
+covers a CSV the manifest does not list (a run saved before its checksums, or before the file
+was checksummed).
 """
 
 from __future__ import annotations
@@ -12,8 +15,12 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from drain_core.errors import DrainError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MANIFEST = "manifest.json"
 REQUIRED_KEYS = ("name", "start", "end", "config")
@@ -25,6 +32,7 @@ REQUIRED_COLUMNS = {
     "signal.csv": ("composite", "regime"),
     "contributions.csv": ("costs_and_cash",),
 }
+TEXT_COLUMNS = ("regime",)  # the one column of a run's CSVs that is not numbers
 
 
 def sha256(path: Path) -> str:
@@ -59,8 +67,8 @@ def checked_manifest(run_dir: Path) -> dict:
         raise _damaged(run_dir, f"{MANIFEST} lacks {', '.join(missing)}")
     checksums = manifest.get("checksums")
     if checksums is None:
-        for name, columns in REQUIRED_COLUMNS.items():
-            _check_csv(run_dir, name, columns)
+        for name in REQUIRED_COLUMNS:
+            read_run_csv(run_dir, name)
         return manifest
     if not isinstance(checksums, dict):
         raise _damaged(run_dir, f"{MANIFEST}: checksums is not an object")
@@ -73,25 +81,37 @@ def checked_manifest(run_dir: Path) -> dict:
     return manifest
 
 
-def _check_csv(run_dir: Path, name: str, columns: tuple[str, ...]) -> None:
-    """A raw CSV of a run without checksums: dates as index, the expected columns, rows."""
+def read_run_csv(run_dir: Path, name: str) -> pd.DataFrame:
+    """The run's CSV ``name``, indexed by its dates, once it has been checked: a CSV (UTF-8,
+    ending in a newline as written) with a date column, rows and value columns (the ones
+    ``REQUIRED_COLUMNS`` names among them), dates in order, numbers. Else a DrainError naming
+    the file and the rerun that rewrites it."""
     import pandas as pd
 
+    path = run_dir / name
     try:
-        frame = pd.read_csv(run_dir / name, index_col="date")
-    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeError) as exc:
+        with path.open("rb") as handle:
+            handle.seek(-1, 2)  # an empty file: OSError
+            whole = handle.read(1) == b"\n"
+        frame = pd.read_csv(path, index_col="date", encoding="utf-8")
+    except (OSError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise _damaged(run_dir, f"{name} is not a CSV with a date column "
                                 f"({type(exc).__name__})") from None
+    if not whole:
+        raise _damaged(run_dir, f"{name} is cut short (its last line is incomplete)")
     dates = pd.to_datetime(frame.index, format="%Y-%m-%d", errors="coerce")
-    lacking = [c for c in columns if c not in frame.columns]
-    if frame.empty or lacking:
-        raise _damaged(run_dir, f"{name} has no rows" if frame.empty
+    lacking = [c for c in REQUIRED_COLUMNS.get(name, ()) if c not in frame.columns]
+    if frame.columns.empty or frame.empty or lacking:  # empty: no rows or no columns
+        raise _damaged(run_dir, f"{name} has no columns besides its dates"
+                       if frame.columns.empty else f"{name} has no rows" if frame.empty
                        else f"{name} lacks columns {', '.join(lacking)}")
     if dates.isna().any() or not dates.is_monotonic_increasing or not dates.is_unique:
         raise _damaged(run_dir, f"{name} has dates that are unparseable, repeated or unordered")
-    numeric = frame.drop(columns=[c for c in ("regime",) if c in frame.columns])
+    numeric = frame.drop(columns=[c for c in TEXT_COLUMNS if c in frame.columns])
     if not all(pd.api.types.is_numeric_dtype(t) for t in numeric.dtypes):
         raise _damaged(run_dir, f"{name} holds values that are not numbers")
+    frame.index = pd.DatetimeIndex(dates, name="date")
+    return frame
 
 
-__all__ = ["checked_manifest", "file_checksums", "sha256"]
+__all__ = ["checked_manifest", "file_checksums", "read_run_csv", "sha256"]

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import plotly.graph_objects as go
 
+from backtests.report.integrity import read_run_csv
 from drain_core.conventions import REGIME_COLOURS, REGIMES
 from drain_core.pages import figure_div, write_page
 from signals.plots import regime_runs
@@ -62,10 +63,6 @@ def colours_for(names: list[str]) -> dict[str, str]:
     used = set(FIXED_COLOURS.values())
     spare = iter(c for c in SPARE_COLOURS if c not in used)
     return {n: FIXED_COLOURS.get(n) or next(spare) for n in names}
-
-
-def _read(run_dir: Path, file: str) -> pd.DataFrame:
-    return pd.read_csv(run_dir / file, index_col="date", parse_dates=["date"])
 
 
 def _fmt(value, kind: str) -> str:
@@ -182,10 +179,11 @@ def run_figures(equity: pd.DataFrame, weights: pd.DataFrame, signal: pd.DataFram
 def write_run_page(run_dir: Path, path: Path, *, manifest: dict, document: dict,
                    self_contained: bool = False) -> Path:
     """Write ``report.html`` for the run in ``run_dir`` (files read from there) to ``path``."""
-    baskets = _read(run_dir, "baskets.csv") if (run_dir / "baskets.csv").is_file() else None
-    figures = run_figures(_read(run_dir, "equity.csv"), _read(run_dir, "weights.csv"),
-                          _read(run_dir, "signal.csv"), _read(run_dir, "contributions.csv"),
-                          baskets)
+    frames = [read_run_csv(run_dir, name) for name in ("equity.csv", "weights.csv", "signal.csv",
+                                                       "contributions.csv")]
+    # baskets.csv: not in a run saved before it was written
+    baskets = read_run_csv(run_dir, "baskets.csv") if (run_dir / "baskets.csv").is_file() else None
+    figures = run_figures(*frames, baskets)
     config = manifest.get("config", {})
     variant = config.get("strategy", {}).get("variant", "?")
     window = document["window"]

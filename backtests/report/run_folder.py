@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from backtests.report.data_notes import data_notes, no_notes
-from backtests.report.integrity import checked_manifest, file_checksums
+from backtests.report.integrity import checked_manifest, file_checksums, read_run_csv
 from backtests.report.runs_index import update_index
 from backtests.report.tearsheet import write_tearsheet
 from backtests.stats.performance import excess, summary
@@ -163,8 +163,8 @@ def save_run(run: PipelineResult, run_dir: Path, *, name: str, argv: list[str],
         "git_commit": git_commit_of_checkout(),
         "versions": package_versions(),
         "config": run.config.to_dict(),
-        "checksums": file_checksums(run_dir, [f for f in (*RAW_FILES, "config.toml")
-                                             if f != "manifest.json"]),
+        "checksums": file_checksums(run_dir, [*sorted(p.name for p in run_dir.glob("*.csv")),
+                                              "config.toml"]),  # every CSV the run wrote
     }
     (run_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
     build_reports(run_dir, tearsheets, self_contained=self_contained)
@@ -184,15 +184,11 @@ def save_backtest_run(run: PipelineResult, name: str, *, argv: list[str],
     return reports_root() / name, stats
 
 
-def _read(run_dir: Path, file: str) -> pd.DataFrame:
-    return pd.read_csv(run_dir / file, index_col="date", parse_dates=["date"])
-
-
 def run_stats(run_dir: Path) -> dict[str, dict[str, float]]:
     """Summary statistics of the strategy and each benchmark, from the run's files: Sharpe,
     Sortino and the information ratio (against SPY) of returns in excess of the cash return."""
-    returns = _read(run_dir, "returns.csv")
-    weights = _read(run_dir, "weights.csv")
+    returns = read_run_csv(run_dir, "returns.csv")
+    weights = read_run_csv(run_dir, "weights.csv")
     cash = returns.get("cash", None)
     bench = returns.get(BENCHMARK, None)
     stats = {"strategy": summary(returns["strategy"], returns["turnover"], weights,
@@ -206,8 +202,8 @@ def run_stats(run_dir: Path) -> dict[str, dict[str, float]]:
 def regime_stats(run_dir: Path, *, reps: int = REPS) -> dict[str, pd.DataFrame]:
     """Per-regime performance of the strategy and each benchmark (regime known at the previous
     close), with stationary block-bootstrap intervals (``backtests.stats.regimes``)."""
-    returns = _read(run_dir, "returns.csv")
-    regime = regime_at_previous_close(_read(run_dir, "signal.csv")["regime"])
+    returns = read_run_csv(run_dir, "returns.csv")
+    regime = regime_at_previous_close(read_run_csv(run_dir, "signal.csv")["regime"])
     cash = returns["cash"].fillna(0.0) if "cash" in returns else 0.0 * returns["strategy"]
     series = [name for name in returns.columns if name not in NOT_SERIES]
     return regime_tables(excess(returns[series].fillna(0.0), cash), regime, reps=reps)
@@ -223,7 +219,7 @@ def stats_document(run_dir: Path, manifest: dict, *, reps: int = REPS) -> dict:
             return float(value) if np.isfinite(value) else None
         return value
 
-    returns = _read(run_dir, "returns.csv")
+    returns = read_run_csv(run_dir, "returns.csv")
     regimes = regime_stats(run_dir, reps=reps)
     return clean({
         "window": {"start": manifest["start"], "end": manifest["end"],
@@ -270,8 +266,8 @@ def build_reports(run_dir: Path, tearsheets: Executor | None = None, *,
 
 def _build_into(run_dir: Path, out: Path, manifest: dict, tearsheets: Executor | None,
                 self_contained: bool) -> None:
-    returns = _read(run_dir, "returns.csv")
-    weights = _read(run_dir, "weights.csv")
+    returns = read_run_csv(run_dir, "returns.csv")
+    weights = read_run_csv(run_dir, "weights.csv")
     label = excess_label(manifest, returns)
     tearsheet = (returns["strategy"], returns[BENCHMARK], out / "tearsheet.html",
                  f"liquidity-drain: {manifest['name']} vs {BENCHMARK}")

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from drain_core.fs import write_text
+from drain_core.paths import RUNS_INDEX
 
 # kind -> (main page, file with headline numbers)
 KINDS = {
@@ -103,7 +104,8 @@ def _row(run_dir: Path, kind: str) -> tuple[datetime, str]:
 
 
 def update_index(root: Path) -> Path:
-    """Rewrite ``root/index.html`` (atomically) from the run folders found under ``root``."""
+    """Rewrite ``root/index.html`` (``RUNS_INDEX``, atomically) from the run folders under
+    ``root``."""
     rows, damaged = [], []
     for run_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         kind = _kind(run_dir)
@@ -126,4 +128,4 @@ def update_index(root: Path) -> Path:
         "<th>variant</th><th>headline</th><th>pages</th></tr>"
         f"{''.join(row for _, row in rows)}</table>{notes}"
     )
-    return write_text(root / "index.html", page, "write the runs index")
+    return write_text(root / RUNS_INDEX, page, "write the runs index")
