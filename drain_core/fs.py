@@ -79,7 +79,8 @@ def make_dirs(folder: str | os.PathLike, action: str = "create the folder") -> P
     return folder
 
 
-def write_bytes(path: str | os.PathLike, data: bytes, action: str = "write") -> Path:
+def write_bytes(path: str | os.PathLike, data: bytes | memoryview, action: str = "write",
+                ) -> Path:
     """Write ``data`` to ``path`` atomically: nothing partial is ever seen at ``path``."""
     path = Path(path)
     with guarded(path, action):
