@@ -392,14 +392,14 @@ def saved_key(manifest: Path) -> str | None:
     """The sweep key a chunk folder's ``sweep.json`` records (None: no manifest); a
     ``ValueError`` saying what is wrong when it cannot be read or records no key."""
     try:
-        text = manifest.read_text()
+        text = manifest.read_bytes()
     except FileNotFoundError:
         return None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise ValueError(f"{type(exc).__name__}: {exc}") from None
     try:
         key = json.loads(text).get("key")
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, UnicodeDecodeError):
         raise ValueError("not JSON") from None
     except AttributeError:
         raise ValueError("not a JSON object") from None
