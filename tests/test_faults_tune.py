@@ -290,7 +290,7 @@ def tiny_run(tmp_path_factory) -> Path:
     ("sweep.json", "the sweep manifest {staging}/sweep.json was damaged (not JSON); the sweep "
                    "starts afresh"),
     ("chunk-00002.parquet", "sweep chunk 2 in {staging} was damaged; recomputed"),
-])
+], ids=["manifest", "chunk"])
 def test_drain_tune_resumes_a_damaged_sweep_to_the_same_figures(tiny_run, tmp_path, capsys,
                                                                 damaged, line):
     config, root = tmp_path / "tune.toml", reports_root()
