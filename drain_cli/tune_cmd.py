@@ -85,6 +85,8 @@ def _tune(args: argparse.Namespace, config: RunConfig, tune: TuneConfig, name: s
                               start=start, end=end, chunk_dir=staging, resume_from=previous,
                               progress=progress, executor=executor, on_pages=drafts.draw,
                               reference=sidecar)
+        for note in result.repairs:
+            sys.stderr.write(f"drain: warning: {note}\n")
         folder = save_tune_run(result, name, argv=sys.argv[1:], chunk_dir=staging,
                                progress=progress, drafts=drafts)
     _print_summary(result, folder)

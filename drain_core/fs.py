@@ -110,7 +110,8 @@ def undone_if_failed(folder: str | os.PathLike, leftovers: Iterable[str] = ()) -
         raise
 
 
-def write_bytes(path: str | os.PathLike, data: bytes, action: str = "write") -> Path:
+def write_bytes(path: str | os.PathLike, data: bytes | memoryview, action: str = "write",
+                ) -> Path:
     """Write ``data`` to ``path`` atomically: nothing partial is ever seen at ``path``."""
     path = Path(path)
     with guarded(path, action):

@@ -259,6 +259,6 @@ def test_a_returns_policy_keeps_every_metric_and_only_the_returns_needed(
                                   in_process.returns[expected[::-1]])
     with pytest.raises(KeyError, match="not kept"):
         result.returns_of([int(np.setdiff1d(np.arange(result.n_trials), expected)[0])])
-    on_disk = sum(int(sweep._read_chunk(p, len(window))[3].sum())
-                  for p in folder.glob("chunk-*.parquet"))
+    on_disk = sum(int(sweep._read_chunk(p, len(window), pd.read_parquet(p)["combo"].tolist())[2]
+                      .sum()) for p in folder.glob("chunk-*.parquet"))
     assert len(expected) <= on_disk < result.n_trials  # disk holds fewer return series

@@ -56,6 +56,7 @@ from backtests.tune.keep import (  # noqa: F401  (re-exported: the sweep's publi
     missing_returns,
 )
 from drain_core.errors import DrainError
+from drain_core.fs import guarded, write_bytes, write_text
 from drain_data.store import Dataset
 from signals import SignalConfig, compute_signal
 from signals.pit import Prepared
@@ -201,6 +202,7 @@ class SweepResult:
     chunks_run: int = 0
     chunks_reused: int = 0
     workers: int = 0  # Dask workers used (0: in this process)
+    repairs: tuple[str, ...] = ()  # what was found damaged in the chunk folder and redone
     extras: dict[str, Any] = field(default_factory=dict)
     signals: SignalCache | None = field(default=None, repr=False)  # in-process: for reuse
 
@@ -307,77 +309,136 @@ def _write_chunk(path: Path, numbers: list[int], metrics: np.ndarray, returns: n
         columns["scores"] = pa.Array.from_buffers(pa.binary(8 * values.shape[1]), n,
                                                   [None, blob])
         metadata = {b"scores_key": key.encode()}
-    tmp = path.with_suffix(".tmp")
-    pq.write_table(pa.table(columns, metadata=metadata), tmp, compression="none",
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.table(columns, metadata=metadata), sink, compression="none",
                    use_dictionary=False, write_statistics=False)
-    os.replace(tmp, path)
+    write_bytes(path, memoryview(sink.getvalue()), "save the sweep chunk")
 
 
-def _read_chunk(path: Path, n_days: int,
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(numbers, metrics, returns, has): ``returns[i]`` is valid where ``has[i]``."""
+def _read_chunk(path: Path, n_days: int, numbers: list[int],
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(metrics, returns, has) of the saved chunk of combinations ``numbers``: ``returns[i]``
+    is valid where ``has[i]``. A file that cannot be read, or does not hold exactly those
+    rows, metrics and returns of ``n_days`` sessions, raises ``_Damaged``."""
+    import pyarrow as pa
+
+    try:
+        return _decode_chunk(path, n_days, numbers)
+    except (OSError, ValueError, KeyError, TypeError, pa.ArrowException) as exc:
+        raise _Damaged(f"{type(exc).__name__}: {exc}") from None
+
+
+def _decode_chunk(path: Path, n_days: int, numbers: list[int],
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)
-    numbers = table.column("combo").to_numpy()
+    saved = table.column("combo").to_numpy()
     metrics = np.column_stack([table.column(m).to_numpy() for m in METRICS])
     blobs = table.column("returns").combine_chunks()
     n = len(numbers)
+    if saved.tolist() != numbers or metrics.shape != (n, len(METRICS)) or \
+            metrics.dtype.kind != "f":
+        raise _Damaged("not the combinations or metrics of this chunk")
     if pa.types.is_fixed_size_binary(blobs.type):
         if blobs.type.byte_width != 4 * n_days:
-            return (np.array([], dtype=np.int64), metrics, np.empty((0, n_days), np.float32),
-                    np.zeros(0, dtype=bool))
+            raise _Damaged(f"returns of {blobs.type.byte_width // 4} sessions, not {n_days}")
         returns = np.frombuffer(blobs.buffers()[1], dtype="<f4", count=n * n_days,
                                 offset=blobs.offset * 4 * n_days)
-        return (numbers, metrics, returns.reshape(n, n_days).astype(np.float32),
-                np.ones(n, dtype=bool))
+        return metrics, returns.reshape(n, n_days).astype(np.float32), np.ones(n, dtype=bool)
+    if not pa.types.is_binary(blobs.type):
+        raise _Damaged(f"returns of type {blobs.type}")
     offsets = np.frombuffer(blobs.buffers()[1], dtype=np.int32, count=n + 1,
                             offset=blobs.offset * 4)
     sizes = np.diff(offsets)
     has = sizes > 0
     if not np.all(sizes[has] == 4 * n_days):
-        return (np.array([], dtype=np.int64), metrics, np.empty((0, n_days), np.float32),
-                np.zeros(0, dtype=bool))
+        raise _Damaged(f"returns not of {n_days} sessions")
     returns = np.zeros((n, n_days), dtype=np.float32)
     data = np.frombuffer(blobs.buffers()[2], dtype="<f4", count=int(sizes.sum()) // 4,
                          offset=int(offsets[0]))
     returns[has] = data.reshape(-1, n_days)
-    return numbers, metrics, returns, has
+    return metrics, returns, has
 
 
-def _read_scores(path: Path, key: str, width: int) -> np.ndarray | None:
-    """The walk-forward scores saved in a chunk (rows x ``width``), or None when the chunk
-    has none or they were saved under another policy (``key``)."""
+class _Damaged(Exception):
+    """A saved chunk (or its scores) that cannot be read back: it is run again."""
+
+
+def _read_scores(path: Path, key: str, n: int, width: int) -> np.ndarray | None:
+    """The walk-forward scores saved in a chunk of ``n`` rows (n x ``width``), or None when
+    the chunk has none or they were saved under another policy (``key``); ``_Damaged`` when
+    they cannot be read back."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = pq.read_schema(path)
-    if (schema.metadata or {}).get(b"scores_key") != key.encode() or \
-            "scores" not in schema.names:
-        return None
-    blobs = pq.read_table(path, columns=["scores"]).column("scores").combine_chunks()
-    n = len(blobs)
-    values = np.frombuffer(blobs.buffers()[1], dtype="<f8", count=n * width,
-                           offset=blobs.offset * 8 * width)
+    try:
+        schema = pq.read_schema(path)
+        if (schema.metadata or {}).get(b"scores_key") != key.encode() or \
+                "scores" not in schema.names:
+            return None
+        blobs = pq.read_table(path, columns=["scores"]).column("scores").combine_chunks()
+        if len(blobs) != n or blobs.type != pa.binary(8 * width):
+            raise _Damaged(f"scores of type {blobs.type} for {len(blobs)} rows")
+        values = np.frombuffer(blobs.buffers()[1], dtype="<f8", count=n * width,
+                               offset=blobs.offset * 8 * width)
+    except (OSError, ValueError, KeyError, TypeError, pa.ArrowException) as exc:
+        raise _Damaged(f"{type(exc).__name__}: {exc}") from None
     return values.reshape(n, width).astype(np.float64)
 
 
-def prepare_chunk_dir(folder: Path, key: str, previous: Path | None = None) -> None:
+def saved_key(manifest: Path) -> str | None:
+    """The sweep key a chunk folder's ``sweep.json`` records (None: no manifest); a
+    ``ValueError`` saying what is wrong when it cannot be read or records no key."""
+    try:
+        text = manifest.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ValueError(f"{type(exc).__name__}: {exc}") from None
+    try:
+        key = json.loads(text).get("key")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ValueError("not JSON") from None
+    except AttributeError:
+        raise ValueError("not a JSON object") from None
+    if not isinstance(key, str):
+        raise ValueError("no sweep key")
+    return key
+
+
+def prepare_chunk_dir(folder: Path, key: str, previous: Path | None = None) -> list[str]:
     """Make ``folder`` hold only chunks of sweep ``key``; seed it from a finished run's chunks
-    (``previous``) when those were made by the same sweep."""
+    (``previous``) when those were made by the same sweep. Returns a note for each damaged
+    manifest found (its folder's chunks are not reused: the sweep starts afresh)."""
+    notes = []
     manifest = folder / "sweep.json"
-    if folder.exists():
-        same = manifest.exists() and json.loads(manifest.read_text()).get("key") == key
-        if not same:
-            shutil.rmtree(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    old = previous / "sweep.json" if previous is not None else None
-    if old is not None and old.exists() and json.loads(old.read_text()).get("key") == key:
-        for chunk in old.parent.glob("chunk-*.parquet"):
-            target = folder / chunk.name
-            if not target.exists():
-                _link_or_copy(chunk, target)
-    manifest.write_text(json.dumps({"key": key}))
+    with guarded(folder, "prepare the sweep folder"):
+        if folder.exists():
+            try:
+                same = saved_key(manifest) == key
+            except ValueError as exc:
+                notes.append(f"the sweep manifest {manifest} was damaged ({exc}); the sweep "
+                             f"starts afresh")
+                same = False
+            if not same:
+                shutil.rmtree(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        old = previous / "sweep.json" if previous is not None else None
+        try:
+            reuse = old is not None and saved_key(old) == key
+        except ValueError as exc:
+            notes.append(f"the sweep manifest {old} was damaged ({exc}); its chunks were not "
+                         f"reused")
+            reuse = False
+        if reuse:
+            for chunk in old.parent.glob("chunk-*.parquet"):
+                target = folder / chunk.name
+                if not target.exists():
+                    _link_or_copy(chunk, target)
+    write_text(manifest, json.dumps({"key": key}), "write the sweep manifest")
+    return notes
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
@@ -458,12 +519,13 @@ class _Collector:
         self.scores_key = None if policy is None else policy.key()
         self.unsaved: dict[int, np.ndarray] = {}  # chunk -> the scores its file will hold
 
-    def saved_scores(self, path: Path) -> np.ndarray | bool:
-        """The walk-forward scores saved in chunk ``path`` (False when the chunk must be run
-        again because it lacks them; True when the sweep scores nothing)."""
+    def saved_scores(self, path: Path, n: int) -> np.ndarray | bool:
+        """The walk-forward scores saved in chunk ``path`` of ``n`` rows (False when the chunk
+        must be run again because it lacks them; True when the sweep scores nothing);
+        ``_Damaged`` when they cannot be read back."""
         if self.scoring is None:
             return True
-        scores = _read_scores(path, self.scores_key, self.scoring.width)
+        scores = _read_scores(path, self.scores_key, n, self.scoring.width)
         return False if scores is None else scores
 
     def block(self, lo: int, hi: int) -> np.ndarray | None:
@@ -599,7 +661,8 @@ def run_sweep(
     every metric but only the daily returns the statistics need, in memory and on disk (with
     its ``walkforward``, also every combination's walk-forward scores: ``SweepResult.scores``;
     a saved chunk without the policy's scores is run again); None keeps every combination's
-    returns.
+    returns. A saved chunk that cannot be read back is run again and named in
+    ``SweepResult.repairs``; a chunk that cannot be saved is an ``EnvironmentFault``.
     """
     combos = selection.combos
     window = _window(dataset, start)
@@ -610,21 +673,24 @@ def run_sweep(
     tickers = sorted(set().union(*(universe(s) for s in strategies)))
     pending: list[tuple[int, int, int, Path | None]] = []
     reused = 0
+    damaged: list[int] = []  # saved chunks that could not be read back: run again
     with ThreadPoolExecutor(max_workers=1) as writer, \
             _progress_bar(progress, len(combos)) as advance:
         out = _Collector(len(combos), n_days, writer, advance, on_chunk, keep)
         for k, lo, hi in _chunks(len(combos), chunk_size):
             path = _chunk_path(chunk_dir, k) if chunk_dir is not None else None
             if path is not None and path.exists():
-                numbers, m, r, has = _read_chunk(path, n_days)
-                if list(numbers) == [c.number for c in combos[lo:hi]] and (
-                        keep is not None or has.all()):
-                    scores = out.saved_scores(path)
-                    if scores is not False:
-                        out.finish(k, lo, hi, m, r, has,
-                                   None if scores is True else scores)
-                        reused += 1
-                        continue
+                try:
+                    m, r, has = _read_chunk(path, n_days, [c.number for c in combos[lo:hi]])
+                    scores = out.saved_scores(path, hi - lo) \
+                        if keep is not None or has.all() else False
+                except _Damaged:
+                    damaged.append(k)
+                    scores = False
+                if scores is not False:
+                    out.finish(k, lo, hi, m, r, has, None if scores is True else scores)
+                    reused += 1
+                    continue
             pending.append((k, lo, hi, path))
         if pending:
             missing = [t for t in [*tickers, backtest.cash_rate_ticker]
@@ -661,7 +727,17 @@ def run_sweep(
     return SweepResult(table=table, returns=returns, index=window.index, combos=combos,
                        kept=kept, scores=scores, n_signals=n_signals, n_composites=n_composites,
                        signal_seconds=signal_seconds, chunks_run=len(pending),
-                       chunks_reused=reused, workers=workers, signals=signals)
+                       chunks_reused=reused, workers=workers, signals=signals,
+                       repairs=_repair_notes(damaged, chunk_dir))
+
+
+def _repair_notes(damaged: list[int], folder: Path | None) -> tuple[str, ...]:
+    """One line naming the saved chunks that were damaged and run again (none: no line)."""
+    if not damaged:
+        return ()
+    numbers = ", ".join(str(k) for k in damaged)
+    chunks, were = ("chunks", "were") if len(damaged) > 1 else ("chunk", "was")
+    return (f"sweep {chunks} {numbers} in {folder} {were} damaged; recomputed",)
 
 
 class _NotShared(Exception):

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -52,7 +53,7 @@ from backtests.tune.sweep import (
     sweep_key,
 )
 from backtests.tune.walkforward import make_splits
-from drain_core.errors import DrainError
+from drain_core.errors import DrainError, EnvironmentFault
 from drain_core.paths import reports_root
 
 
@@ -135,6 +136,7 @@ class TuneRun:
     seconds_sweep: float
     seconds_total: float
     earlier: EarlierTrials = field(default_factory=EarlierTrials)  # counted in the DSR's N
+    repairs: tuple[str, ...] = ()  # damage found in the saved sweep and what was done
 
     @property
     def sealed(self) -> bool:
@@ -155,7 +157,9 @@ def run_tune(config: RunConfig, tune: TuneConfig, dataset=None, *, grid: str | N
     ``sample`` draws that many combinations at random (``seed`` also seeds the bootstraps).
     Earlier tune runs of the same data and holdout in ``reports_root()`` count in the DSR.
     With ``chunk_dir``, finished sweep chunks are saved there (and reused from
-    ``resume_from``, the chunk folder of an earlier run, when made by the same sweep).
+    ``resume_from``, the chunk folder of an earlier run, when made by the same sweep); what
+    was found damaged there and redone is in ``TuneRun.repairs``; a write that fails (a full
+    disk) removes ``chunk_dir`` if this run made it.
     ``executor`` (``backtests.tune.executor.open_executor``) runs the sweep's chunks on a Dask
     cluster; None runs them in this process. ``on_pages`` gets the tearsheets' series as
     soon as the analysis has them; ``reference`` runs its vectorbt re-runs (``analyse``).
@@ -182,13 +186,19 @@ def run_tune(config: RunConfig, tune: TuneConfig, dataset=None, *, grid: str | N
                          f"blocks; widen the date range or lower tune.pbo_blocks")
     fingerprint = dataset.fingerprint()
     key = sweep_key(selection, config.backtest, window.index, fingerprint, tune.chunk_size)
-    if chunk_dir is not None:
-        prepare_chunk_dir(chunk_dir, key, previous=resume_from)
     keep = returns_policy(tune, selection, window, config.backtest, seed) \
         if selection.n_trials > tune.keep_returns else None
-    sweep = run_sweep(selection, dataset, config.backtest, start=start, chunk_dir=chunk_dir,
-                      chunk_size=tune.chunk_size, progress=progress.enabled, executor=executor,
-                      keep=keep)
+    created = chunk_dir is not None and not chunk_dir.exists()
+    try:
+        notes = prepare_chunk_dir(chunk_dir, key, previous=resume_from) \
+            if chunk_dir is not None else []
+        sweep = run_sweep(selection, dataset, config.backtest, start=start,
+                          chunk_dir=chunk_dir, chunk_size=tune.chunk_size,
+                          progress=progress.enabled, executor=executor, keep=keep)
+    except (OSError, EnvironmentFault):  # e.g. a full disk: leave no folder this run made
+        if created:
+            shutil.rmtree(chunk_dir, ignore_errors=True)
+        raise
     seconds_sweep = time.perf_counter() - started
     earlier = earlier_tune_trials(reports_root(), fingerprint, tune.holdout_from)
     analysis = analyse(sweep, selection, dataset, config, tune, seed=seed, start=start,
@@ -204,4 +214,4 @@ def run_tune(config: RunConfig, tune: TuneConfig, dataset=None, *, grid: str | N
                    chosen_hash=config_hash(chosen), start=window.index[0],
                    end=window.index[-1], data_fingerprint=fingerprint, sweep_key=key,
                    seconds_sweep=seconds_sweep, seconds_total=time.perf_counter() - started,
-                   earlier=earlier)
+                   earlier=earlier, repairs=(*notes, *sweep.repairs))
