@@ -7,16 +7,22 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from drain_core.errors import DrainError
+from drain_core.errors import DrainError, EnvironmentFault
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
     """Parse a UTF-8 TOML file (a leading byte-order mark allowed); a missing file, other bytes
     (latin-1, binary) or malformed TOML is a one-line DrainError."""
     path = Path(path)
+    if path.is_dir():
+        raise DrainError(f"config file {path} is a folder; pass a TOML file")
     if not path.is_file():
         raise DrainError(f"config file {path} does not exist; pass an existing TOML file")
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise EnvironmentFault(f"cannot read config file {path} ({exc.strerror}); make it "
+                               f"readable or pass another") from None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -243,3 +243,35 @@ def test_a_utf8_config_with_a_byte_order_mark_is_read(tmp_path):
     config = tmp_path / "notepad.toml"
     config.write_bytes("\ufeff[strategy]\nleg_size = 0.5\n".encode())
     assert read_toml(config) == {"strategy": {"leg_size": 0.5}}
+
+
+
+def _unreadable(path: Path, monkeypatch) -> None:
+    """A file this process may not read (a mode of 0 does not bind root, so the read fails)."""
+    path.write_text("[strategy]\n")
+    real = Path.read_bytes
+
+    def refuse(self: Path) -> bytes:
+        if self == path:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+
+
+@pytest.mark.parametrize("command", ["backtest", "signal", "tune", "thesis", "placebo"])
+@pytest.mark.parametrize(("make", "status", "needle"), [
+    (lambda path, _: path.mkdir(), 2, "is a folder; pass a TOML file"),
+    (lambda path, _: None, 2, "does not exist"),
+    (_unreadable, 1, "cannot read config file"),
+], ids=["folder", "missing", "unreadable"])
+def test_a_config_path_that_is_no_readable_file(command, make, status, needle, tmp_path, folders,
+                                                capsys, monkeypatch):
+    reports, cache = folders
+    before = (_listing(reports), _listing(cache))
+    config = tmp_path / "given.toml"
+    make(config, monkeypatch)
+    code = main([command, "--config", str(config)])
+    _out, err = capsys.readouterr()
+    assert (code, err.count("\n")) == (status, 1), err
+    assert "Traceback" not in err and needle in err and str(config) in err, err
+    assert (_listing(reports), _listing(cache)) == before
