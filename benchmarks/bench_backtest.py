@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DRAIN = [sys.executable, "-m", "drain_cli.main"]
+DRAIN = [sys.executable, "-m", "drain_cli"]
 
 
 def timed_run(env: dict[str, str], name: str) -> float:

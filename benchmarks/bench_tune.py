@@ -117,7 +117,7 @@ def run_once(extra: list[str]) -> dict:
     largest process, and the whole tree summed)."""
     with tempfile.TemporaryDirectory() as folder:
         env = {**os.environ, "DRAIN_REPORTS_DIR": folder}
-        command = [sys.executable, "-m", "drain_cli.main", "tune", "--name", "bench-tune",
+        command = [sys.executable, "-m", "drain_cli", "tune", "--name", "bench-tune",
                    "--no-progress", *extra]
         started = time.perf_counter()
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,

@@ -89,15 +89,32 @@ class _LostInterrupts:
         timer.start()
 
     def cancel(self) -> None:
-        """Stop deliveries still pending: ``main`` is done and its status decided."""
+        """Stop deliveries still pending: ``main`` is done and its status decided. A timer
+        already past its wait is joined, so no delivery lands after this returns."""
         for timer in self.timers:
             timer.cancel()
+        for timer in self.timers:
+            timer.join()
+
+
+def _set_dropping_pending(signum: int, handler) -> None:
+    """Install ``handler`` for ``signum``, dropping a delivery still pending (one re-delivered
+    as ``main`` decided its status): Python runs pending handlers before changing one, so the
+    handler is first set to SIG_IGN, under which a pending delivery is discarded."""
+    while True:
+        try:
+            signal.signal(signum, signal.SIG_IGN)
+            break
+        except (KeyboardInterrupt, Terminated):
+            continue
+    signal.signal(signum, handler)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``drain``; every failure is one line on stderr (never a traceback) and its status."""
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
+    previous_sigint = signal.getsignal(signal.SIGINT)
     lost = _LostInterrupts(sys.unraisablehook)
     if in_main_thread:
         sys.unraisablehook = lost
@@ -121,8 +138,10 @@ def main(argv: list[str] | None = None) -> int:
         return _fail("drain: terminated (SIGTERM); nothing half-written was left behind", 143)
     finally:
         if in_main_thread:  # None: a handler set outside Python, restored as the default
-            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
             lost.cancel()
+            _set_dropping_pending(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+            _set_dropping_pending(signal.SIGINT, signal.SIG_DFL if previous_sigint is None
+                                  else previous_sigint)
             sys.unraisablehook = lost.previous
 
 
@@ -148,14 +167,16 @@ def cli() -> None:
     """The ``drain`` console script: ``main()``, then exit without the interpreter's last
     garbage collection, which walks every object vectorbt and numba created (about 0.7 s of
     a ``drain backtest``); ``gc.freeze`` exempts them. Exit handlers and flushing still run."""
-    code = main()
+    try:
+        code = main()
+    except KeyboardInterrupt:  # a second Ctrl-C while the first one's line was written
+        code = 130
+    except Terminated:
+        code = 143
     if threading.current_thread() is threading.main_thread():
         # Cleanup is done and the status decided: a Ctrl-C landing now (or one held back while
         # a child started) must not turn the exit into a death by SIGINT with another status.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _set_dropping_pending(signal.SIGINT, signal.SIG_IGN)
     gc.freeze()
     sys.exit(code)
 
-
-if __name__ == "__main__":
-    cli()

@@ -99,7 +99,7 @@ def issuance_available_at(dates, precisions) -> pd.DatetimeIndex:
             f"bond issuance date_precision {unknown} not understood; use day, week or month"
         )
     period_end = dates.to_series(index=range(len(dates))).copy()
-    week_end = dates + pd.to_timedelta(6 - dates.dayofweek, unit="D")  # Sunday of that week
+    week_end = dates + pd.to_timedelta(6 - dates.day_of_week, unit="D")  # Sunday of that week
     month_end = dates + pd.offsets.MonthEnd(0)
     period_end[precisions == "week"] = week_end[precisions == "week"]
     period_end[precisions == "month"] = month_end[precisions == "month"]

@@ -74,7 +74,7 @@ def _tune(root: Path, config: Path, name: str) -> subprocess.Popen:
     env = dict(os.environ, DRAIN_REPORTS_DIR=str(root), DRAIN_CACHE_DIR=str(root.parent / "cache"),
                MPLBACKEND="Agg", PYTHONUNBUFFERED="1")
     return subprocess.Popen(
-        [sys.executable, "-m", "drain_cli.main", "tune", "--config", str(config), "--name", name,
+        [sys.executable, "-m", "drain_cli", "tune", "--config", str(config), "--name", name,
          "--start", START, "--end", END, "--no-progress"],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True)

@@ -101,9 +101,9 @@ def open_executor(workers: int | None = None, scheduler: str | None = None,
     if workers is not None and (isinstance(workers, bool) or workers < 0):
         raise DrainError(f"the number of workers must be a whole number >= 0, got {workers!r}")
     if workers and workers > (cores := usable_cores()):
-        raise DrainError(f"--workers {workers} is more than this machine's {cores} cores (each "
-                         f"worker is a process computing on one core); give at most {cores}, or "
-                         f"--scheduler for a cluster")
+        raise DrainError(f"{workers} local workers are more than this machine's {cores} "
+                         f"cores (each worker is a process computing on one core); give at most "
+                         f"{cores}, or a scheduler address for a cluster")
     if scheduler and workers:
         raise DrainError("give either a number of local workers or a scheduler address, "
                          "not both")
